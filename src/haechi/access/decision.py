@@ -1,0 +1,125 @@
+"""The access decision: a pure function saying whether a use is allowed, and why not.
+
+It reads no database and no clock: everything it depends on is an argument, so the
+same inputs always give the same answer, and every branch is testable on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from haechi.policy.schema import Policy
+
+__all__ = ["Actor", "CollectionState", "CollectionView", "Decision", "Reason", "decide"]
+
+
+class Reason(StrEnum):
+    """Why a use was refused; stable codes shown to callers and kept in the log."""
+
+    NO_GRANT = "NO_GRANT"
+    NO_CONSENT = "NO_CONSENT"
+    PURPOSE_NOT_DECLARED = "PURPOSE_NOT_DECLARED"
+    ITEM_NOT_DECLARED = "ITEM_NOT_DECLARED"
+    EXPIRED = "EXPIRED"
+    HELD = "HELD"
+    SUSPENDED = "SUSPENDED"
+    DESTROYED = "DESTROYED"
+
+
+class CollectionState(StrEnum):
+    """Life of a collection: active → (held | suspended) → separated → destroyed."""
+
+    ACTIVE = "active"
+    HELD = "held"
+    SUSPENDED = "suspended"
+    SEPARATED = "separated"
+    DESTROYED = "destroyed"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a person or a service token, with the purposes it was granted."""
+
+    name: str
+    kind: str
+    purposes: frozenset[str]
+    id: str | None = None
+    all_purposes: bool = False
+
+    def may_serve(self, purpose: str) -> bool:
+        """Whether this actor holds a grant for ``purpose``."""
+        return self.all_purposes or purpose in self.purposes
+
+
+@dataclass(frozen=True)
+class CollectionView:
+    """What the decision needs to know about one collection."""
+
+    state: CollectionState
+    expires_at: datetime
+    consented: bool
+    active_holds: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Allowed, or refused with a reason."""
+
+    allowed: bool
+    reason: Reason | None
+    message: str
+
+    @classmethod
+    def allow(cls) -> Decision:
+        """An allowing decision."""
+        return cls(True, None, "allowed")
+
+    @classmethod
+    def deny(cls, reason: Reason, message: str) -> Decision:
+        """A refusing decision."""
+        return cls(False, reason, message)
+
+
+def decide(
+    *,
+    actor: Actor,
+    policy: Policy,
+    purpose: str,
+    items: Collection[str],
+    collection: CollectionView | None,
+    now: datetime,
+) -> Decision:
+    """Decide whether ``actor`` may read ``items`` of ``collection`` for ``purpose``."""
+    declared = policy.purpose(purpose)
+    if declared is None:
+        return Decision.deny(
+            Reason.PURPOSE_NOT_DECLARED, f"purpose {purpose!r} is not declared in the policy"
+        )
+    if not actor.may_serve(purpose):
+        return Decision.deny(Reason.NO_GRANT, f"no grant for purpose {purpose!r}")
+    undeclared = sorted(set(items) - declared.all_items)
+    if undeclared:
+        return Decision.deny(
+            Reason.ITEM_NOT_DECLARED,
+            f"items {', '.join(undeclared)} are not declared for purpose {purpose!r}",
+        )
+    if collection is None:
+        return Decision.deny(
+            Reason.NO_CONSENT, f"the subject gave no data or consent for purpose {purpose!r}"
+        )
+    if collection.state is CollectionState.DESTROYED:
+        return Decision.deny(Reason.DESTROYED, "the data for this purpose was destroyed")
+    if collection.state is CollectionState.SEPARATED or now >= collection.expires_at:
+        return Decision.deny(Reason.EXPIRED, "the retention period for this purpose has ended")
+    if collection.state is CollectionState.SUSPENDED:
+        return Decision.deny(Reason.SUSPENDED, "the subject asked to suspend processing")
+    if collection.state is CollectionState.HELD or collection.active_holds > 0:
+        return Decision.deny(
+            Reason.HELD, "a correction or deletion request is pending for this data"
+        )
+    if declared.needs_consent and not collection.consented:
+        return Decision.deny(Reason.NO_CONSENT, f"consent for purpose {purpose!r} was withdrawn")
+    return Decision.allow()

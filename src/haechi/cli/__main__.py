@@ -1,0 +1,5 @@
+"""``python -m haechi.cli``."""
+
+from haechi.cli.app import main
+
+main()

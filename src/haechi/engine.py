@@ -1,0 +1,458 @@
+"""``haechi.Engine``: the Python API every surface (CLI, HTTP) is built on.
+
+The engine owns transactions: each public method runs in one, so a change and the
+audit event that records it commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.exc import IntegrityError
+
+from haechi.access.decision import Actor, Reason
+from haechi.access.tokens import TokenInfo, authenticate, create_token, list_tokens, revoke_token
+from haechi.audit.events import AuditEvent, list_events, record_event
+from haechi.config import Settings
+from haechi.crypto.blind_index import BlindIndex
+from haechi.crypto.keys import KeyProvider, LocalKeyProvider
+from haechi.errors import AccessDenied, ConfigurationError, InvalidInput, NotFound
+from haechi.policy.loader import LoadedPolicy, load_policy
+from haechi.policy.schema import IdentifierFormat, ItemKind
+from haechi.retention.destruction import ShredResult, shred_collection
+from haechi.storage.database import create_db_engine
+from haechi.storage.migrate import current_revision, head_revision, upgrade
+from haechi.storage.tables import policy_versions
+from haechi.subjects import service as subjects
+from haechi.subjects.service import CollectionInfo, CollectResult, ConsentEvidence
+
+__all__ = ["SYSTEM", "Clock", "Engine", "utc_now"]
+
+Clock = Callable[[], datetime]
+
+SYSTEM = Actor(name="system", kind="system", purposes=frozenset(), all_purposes=True)
+
+# Finding types of the scanner that are unique identifiers (PIPA Art. 24): refused in
+# free text unless the policy declares an item for them.
+_UNIQUE_IDENTIFIERS = frozenset(
+    {
+        IdentifierFormat.RRN.value,
+        IdentifierFormat.FOREIGN_RRN.value,
+        IdentifierFormat.PASSPORT.value,
+        IdentifierFormat.DRIVER_LICENSE.value,
+    }
+)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Engine:
+    """Enforces one policy over one database with one key provider."""
+
+    def __init__(
+        self,
+        *,
+        database: SqlEngine,
+        policy: LoadedPolicy,
+        keys: KeyProvider,
+        settings: Settings | None = None,
+        clock: Clock = utc_now,
+    ):
+        self.database = database
+        self.policy = policy
+        self.keys = keys
+        self.settings = settings or Settings()
+        self.clock = clock
+        self._index = BlindIndex(keys.derive("blind-index-v1"))
+        self._register_policy()
+
+    @classmethod
+    def open(
+        cls, settings: Settings, *, migrate: bool = True, clock: Clock = utc_now
+    ) -> Engine:
+        """Open the installation described by ``settings``, migrating its database."""
+        policy = load_policy(settings.policy_path)
+        keys = LocalKeyProvider.from_file(settings.master_key_path)
+        database = create_db_engine(settings.database_url, echo=settings.database.echo)
+        if migrate:
+            upgrade(database)
+        elif current_revision(database) != head_revision():
+            raise ConfigurationError("the database schema is not current; run `haechi migrate`")
+        return cls(database=database, policy=policy, keys=keys, settings=settings, clock=clock)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.database.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: committed if the block ends normally, rolled back otherwise."""
+        with self.database.begin() as connection:
+            yield connection
+
+    def _register_policy(self) -> None:
+        with self.transaction() as connection:
+            known = connection.execute(
+                select(policy_versions.c.id).where(policy_versions.c.id == self.policy.version_id)
+            ).first()
+            if known is None:
+                connection.execute(
+                    insert(policy_versions).values(
+                        id=self.policy.version_id,
+                        content_hash=self.policy.content_hash,
+                        label=self.policy.policy.version,
+                        text=self.policy.text,
+                        loaded_at=self.clock(),
+                    )
+                )
+
+    # -- collection and use -------------------------------------------------------
+
+    def collect(
+        self,
+        *,
+        purpose: str,
+        items: Mapping[str, object],
+        consent: ConsentEvidence,
+        channel: str = "api",
+        source: str | None = None,
+        actor: Actor = SYSTEM,
+    ) -> CollectResult:
+        """Collect ``items`` for ``purpose`` with ``consent``, or refuse with a reason."""
+        if not actor.may_serve(purpose):
+            with self.transaction() as connection:
+                refusal = self._refused(
+                    connection,
+                    actor=actor,
+                    action="collect",
+                    purpose=purpose,
+                    source_ip=consent.source_ip,
+                )
+            assert refusal is not None
+            raise refusal
+        declared, values = subjects.validate_collection(
+            self.policy.policy, purpose=purpose, values=items, consent=consent
+        )
+        self._refuse_identifiers_in_text(values)
+        for attempt in range(3):
+            try:
+                with self.transaction() as connection:
+                    return subjects.collect(
+                        connection,
+                        policy=self.policy,
+                        keys=self.keys,
+                        index=self._index,
+                        purpose=declared,
+                        purpose_id=purpose,
+                        values=values,
+                        consent=consent,
+                        channel=channel,
+                        source=source,
+                        actor=actor,
+                        now=self.clock(),
+                    )
+            except IntegrityError:
+                # Two collections for the same new person raced to create the
+                # subject; the loser retries and finds the winner's subject.
+                if attempt == 2:  # noqa: PLR2004
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refuse_identifiers_in_text(self, values: Mapping[str, subjects.CleanValue]) -> None:
+        if not self.settings.collect.refuse_identifiers_in_text:
+            return
+        from haechi.discovery import find_identifiers
+
+        declared = {
+            item.format.value
+            for item in self.policy.policy.items.values()
+            if item.kind is ItemKind.IDENTIFIER and item.format is not None
+        }
+        refused = _UNIQUE_IDENTIFIERS - declared
+        for name, value in values.items():
+            if self.policy.policy.items[name].kind is not ItemKind.TEXT:
+                continue
+            for finding in find_identifiers(value.value):
+                if finding.type in refused:
+                    raise InvalidInput(
+                        f"items.{name} holds what looks like a unique identifier "
+                        f"({finding.type}), which the policy does not allow",
+                        field=f"items.{name}",
+                        code="UNIQUE_IDENTIFIER_IN_TEXT",
+                    )
+
+    def use(
+        self,
+        *,
+        actor: Actor,
+        subject_id: str,
+        purpose: str,
+        items: list[str] | None = None,
+        reason: str | None = None,
+        source_ip: str | None = None,
+    ) -> dict[str, str]:
+        """Read a subject's items for ``purpose``: decided, logged, then decrypted."""
+        with self.transaction() as connection:
+            outcome = subjects.read_items(
+                connection,
+                policy=self.policy.policy,
+                keys=self.keys,
+                actor=actor,
+                subject_id=subject_id,
+                purpose=purpose,
+                wanted=items,
+                reason=reason,
+                source_ip=source_ip,
+                now=self.clock(),
+            )
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.values
+
+    def _refused(
+        self,
+        connection: Connection,
+        *,
+        actor: Actor,
+        action: str,
+        purpose: str,
+        subject_id: str | None = None,
+        collection_id: str | None = None,
+        source_ip: str | None = None,
+    ) -> AccessDenied | None:
+        """Record and return a NO_GRANT refusal when ``actor`` lacks ``purpose``."""
+        if actor.may_serve(purpose):
+            return None
+        event_id = record_event(
+            connection,
+            now=self.clock(),
+            actor=actor.name,
+            actor_kind=actor.kind,
+            action=action,
+            outcome="denied",
+            code=Reason.NO_GRANT.value,
+            subject_id=subject_id,
+            collection_id=collection_id,
+            purpose=purpose,
+            source_ip=source_ip,
+        )
+        return AccessDenied(
+            Reason.NO_GRANT.value, f"no grant for purpose {purpose!r}", audit_event_id=event_id
+        )
+
+    def find_subject(
+        self, *, actor: Actor, kind: str, value: str, source_ip: str | None = None
+    ) -> str | None:
+        """The subject with this email or phone, if any; the lookup itself is logged."""
+        with self.transaction() as connection:
+            subject_id = subjects.find_subject(
+                connection, policy=self.policy.policy, index=self._index, kind=kind, value=value
+            )
+            record_event(
+                connection,
+                now=self.clock(),
+                actor=actor.name,
+                actor_kind=actor.kind,
+                action="lookup",
+                subject_id=subject_id,
+                items=[kind],
+                source_ip=source_ip,
+                code=None if subject_id else "NOT_FOUND",
+            )
+            return subject_id
+
+    def collection(self, collection_id: str, *, actor: Actor = SYSTEM) -> CollectionInfo:
+        """A collection's metadata, for an actor granted its purpose."""
+        with self.transaction() as connection:
+            info = subjects.get_collection(connection, collection_id)
+            refusal = self._refused(
+                connection,
+                actor=actor,
+                action="view_collection",
+                purpose=info.purpose,
+                subject_id=info.subject_id,
+                collection_id=collection_id,
+            )
+        if refusal is not None:
+            raise refusal
+        return info
+
+    # -- states: holds, suspension, withdrawal, destruction ----------------------
+
+    def _change(
+        self, action: str, actor: Actor, collection_id: str, change: Callable[[Connection], Any]
+    ) -> Any:
+        with self.transaction() as connection:
+            info = subjects.get_collection(connection, collection_id)
+            refusal = self._refused(
+                connection,
+                actor=actor,
+                action=action,
+                purpose=info.purpose,
+                subject_id=info.subject_id,
+                collection_id=collection_id,
+            )
+            if refusal is None:
+                result = change(connection)
+                record_event(
+                    connection,
+                    now=self.clock(),
+                    actor=actor.name,
+                    actor_kind=actor.kind,
+                    action=action,
+                    subject_id=info.subject_id,
+                    collection_id=collection_id,
+                    purpose=info.purpose,
+                )
+        if refusal is not None:
+            raise refusal
+        return result
+
+    def place_hold(self, collection_id: str, *, reason: str, actor: Actor = SYSTEM) -> str:
+        """Stop use of a collection until released (e.g. a correction is pending)."""
+        now = self.clock()
+        hold_id: str = self._change(
+            "hold",
+            actor,
+            collection_id,
+            lambda c: subjects.place_hold(
+                c, collection_id=collection_id, reason=reason, placed_by=actor.name, now=now
+            ),
+        )
+        return hold_id
+
+    def release_hold(self, collection_id: str, hold_id: str, *, actor: Actor = SYSTEM) -> None:
+        """Release a hold placed by :meth:`place_hold`."""
+        now = self.clock()
+        self._change(
+            "release_hold",
+            actor,
+            collection_id,
+            lambda c: subjects.release_hold(c, hold_id=hold_id, now=now),
+        )
+
+    def suspend(self, collection_id: str, *, actor: Actor = SYSTEM) -> None:
+        """Suspend processing at the subject's request."""
+        now = self.clock()
+        self._change(
+            "suspend",
+            actor,
+            collection_id,
+            lambda c: subjects.set_suspended(
+                c, collection_id=collection_id, suspended=True, now=now
+            ),
+        )
+
+    def resume(self, collection_id: str, *, actor: Actor = SYSTEM) -> None:
+        """Lift a suspension."""
+        now = self.clock()
+        self._change(
+            "resume",
+            actor,
+            collection_id,
+            lambda c: subjects.set_suspended(
+                c, collection_id=collection_id, suspended=False, now=now
+            ),
+        )
+
+    def withdraw_consent(
+        self,
+        collection_id: str,
+        *,
+        method: str = "api",
+        source_ip: str | None = None,
+        actor: Actor = SYSTEM,
+    ) -> None:
+        """Record the subject's withdrawal of consent; use stops at once."""
+        now = self.clock()
+        self._change(
+            "withdraw_consent",
+            actor,
+            collection_id,
+            lambda c: subjects.withdraw_consent(
+                c,
+                policy=self.policy,
+                collection_id=collection_id,
+                method=method,
+                source_ip=source_ip,
+                now=now,
+            ),
+        )
+
+    def destroy(self, collection_id: str, *, actor: Actor = SYSTEM) -> ShredResult:
+        """Crypto-shred one collection now."""
+        now = self.clock()
+        result: ShredResult = self._change(
+            "destroy",
+            actor,
+            collection_id,
+            lambda c: shred_collection(c, collection_id=collection_id, now=now),
+        )
+        return result
+
+    # -- tokens and the log -------------------------------------------------------
+
+    def create_token(
+        self, *, name: str, purposes: list[str], created_by: str = "cli"
+    ) -> tuple[TokenInfo, str]:
+        """Make an API token limited to ``purposes``; the secret is returned once."""
+        with self.transaction() as connection:
+            info, secret = create_token(
+                connection,
+                name=name,
+                purposes=purposes,
+                declared_purposes=set(self.policy.policy.purposes),
+                created_by=created_by,
+                now=self.clock(),
+            )
+            record_event(
+                connection,
+                now=self.clock(),
+                actor=created_by,
+                actor_kind="staff",
+                action="token_create",
+                reason=f"token {name} for {', '.join(info.purposes)}",
+            )
+            return info, secret
+
+    def revoke_token(self, name: str, *, revoked_by: str = "cli") -> None:
+        """Revoke a token; its next call is refused."""
+        with self.transaction() as connection:
+            revoke_token(connection, name=name, now=self.clock())
+            record_event(
+                connection,
+                now=self.clock(),
+                actor=revoked_by,
+                actor_kind="staff",
+                action="token_revoke",
+                reason=f"token {name}",
+            )
+
+    def tokens(self) -> list[TokenInfo]:
+        """Every API token, without secrets."""
+        with self.transaction() as connection:
+            return list_tokens(connection)
+
+    def authenticate(self, secret: str) -> Actor:
+        """The actor behind an API token secret."""
+        with self.database.connect() as connection:
+            return authenticate(connection, secret)
+
+    def events(self, *, subject_id: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        """The newest audit events."""
+        with self.transaction() as connection:
+            return list_events(connection, subject_id=subject_id, limit=limit)
+
+    def require_subject(self, subject_id: str) -> None:
+        """Raise NotFound unless the subject exists."""
+        with self.transaction() as connection:
+            if not subjects._subject_exists(connection, subject_id):
+                raise NotFound("no such subject", field="subject_id", code="SUBJECT_NOT_FOUND")

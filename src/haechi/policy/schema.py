@@ -1,0 +1,214 @@
+"""The shape of ``policy.toml``: what a controller declares, and nothing else.
+
+Every model forbids unknown keys, so a typo is a problem with a location rather than
+a silently ignored line.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from haechi.policy.durations import Period, parse_period
+
+__all__ = [
+    "AccessLogRules",
+    "Consent",
+    "Contact",
+    "Controller",
+    "DestructionRules",
+    "IdentifierFormat",
+    "Item",
+    "ItemKind",
+    "LegalBasis",
+    "Localized",
+    "NoticeRules",
+    "Policy",
+    "Purpose",
+    "RightsRules",
+]
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Localized(_Strict):
+    """A text in Korean and English."""
+
+    ko: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, language: str) -> str:
+        """The text in ``language`` (``ko`` or ``en``), Korean otherwise."""
+        return self.en if language == "en" else self.ko
+
+
+class ItemKind(StrEnum):
+    """What an item holds; decides how values are validated and matched."""
+
+    NAME = "name"
+    PHONE = "phone"
+    EMAIL = "email"
+    TEXT = "text"
+    IDENTIFIER = "identifier"
+
+
+class IdentifierFormat(StrEnum):
+    """Unique identifiers an ``identifier`` item may declare."""
+
+    RRN = "rrn"
+    FOREIGN_RRN = "foreign_rrn"
+    PASSPORT = "passport"
+    DRIVER_LICENSE = "driver_license"
+    BUSINESS_REGISTRATION = "business_registration"
+    CARD = "card"
+    BANK_ACCOUNT = "bank_account"
+
+
+class LegalBasis(StrEnum):
+    """Legal bases of PIPA Art. 15(1) a purpose may rest on."""
+
+    CONSENT = "consent"
+    LAW = "law"
+    PUBLIC_DUTY = "public_duty"
+    CONTRACT = "contract"
+    VITAL_INTEREST = "vital_interest"
+    LEGITIMATE_INTEREST = "legitimate_interest"
+
+
+class Consent(StrEnum):
+    """Whether agreeing to a consent-based purpose is a condition of the service."""
+
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+
+
+class Contact(_Strict):
+    """A person or team people can reach."""
+
+    name: Localized
+    title: Localized | None = None
+    department: Localized | None = None
+    phone: str = Field(min_length=3)
+    email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Controller(_Strict):
+    """The company that decides why and how personal data is processed."""
+
+    name: Localized
+    website: str | None = None
+    address: Localized | None = None
+
+
+class Item(_Strict):
+    """One kind of personal value the controller collects."""
+
+    label: Localized
+    kind: ItemKind
+    format: IdentifierFormat | None = Field(
+        default=None, description="For identifier items: which identifier."
+    )
+    max_length: int = Field(default=200, ge=1, le=10_000)
+
+
+class Purpose(_Strict):
+    """Why data is collected: its items, clock, legal basis and consent."""
+
+    label: Localized
+    description: Localized
+    items: list[Name] = Field(min_length=1)
+    optional_items: list[Name] = Field(default_factory=list)
+    retention: str
+    legal_basis: LegalBasis = LegalBasis.CONSENT
+    consent: Consent = Consent.REQUIRED
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_is_a_period(cls, value: str) -> str:
+        parse_period(value)
+        return value
+
+    @cached_property
+    def retention_period(self) -> Period:
+        """The retention as a calendar period."""
+        return parse_period(self.retention)
+
+    @cached_property
+    def all_items(self) -> frozenset[str]:
+        """Required and optional items together."""
+        return frozenset(self.items) | frozenset(self.optional_items)
+
+    @property
+    def needs_consent(self) -> bool:
+        """Whether collecting for this purpose needs the subject's consent."""
+        return self.legal_basis is LegalBasis.CONSENT
+
+
+class RightsRules(_Strict):
+    """How people exercise their rights, and how fast the controller answers."""
+
+    channels: list[str] = Field(min_length=1)
+    response_days: int = Field(default=10, ge=1, le=10)
+
+
+class DestructionRules(_Strict):
+    """How soon data is destroyed once its clock runs out."""
+
+    grace_days: int = Field(default=5, ge=0, le=5)
+
+
+class NoticeRules(_Strict):
+    """How long before taking effect a new policy version is announced."""
+
+    days: int = Field(default=7, ge=7)
+
+
+class AccessLogRules(_Strict):
+    """How long the access log is kept."""
+
+    retention: str = "P1Y"
+
+    @field_validator("retention")
+    @classmethod
+    def _at_least_the_legal_floor(cls, value: str) -> str:
+        period = parse_period(value)
+        if period.approx_days < 365:
+            raise ValueError(
+                f"{value} is below the legal floor of one year (P1Y) for access records"
+            )
+        return value
+
+
+class Policy(_Strict):
+    """A whole policy file."""
+
+    version: str = Field(min_length=1, description="A label for this version, e.g. a date.")
+    controller: Controller
+    privacy_officer: Contact
+    handling_team: Contact
+    items: dict[Name, Item] = Field(min_length=1)
+    purposes: dict[Name, Purpose] = Field(min_length=1)
+    rights: RightsRules
+    destruction: DestructionRules = Field(default_factory=DestructionRules)
+    notice: NoticeRules = Field(default_factory=NoticeRules)
+    access_log: AccessLogRules = Field(default_factory=AccessLogRules)
+
+    def purpose(self, purpose_id: str) -> Purpose | None:
+        """The purpose called ``purpose_id``, if declared."""
+        return self.purposes.get(purpose_id)
+
+    @cached_property
+    def lookup_items(self) -> dict[str, ItemKind]:
+        """Items whose values identify a subject (emails and phones)."""
+        return {
+            name: item.kind
+            for name, item in self.items.items()
+            if item.kind in (ItemKind.EMAIL, ItemKind.PHONE)
+        }

@@ -1,0 +1,67 @@
+"""Database engines: the embedded SQLite file and PostgreSQL, set up the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from haechi.errors import ConfigurationError
+
+__all__ = ["create_db_engine", "normalize_url"]
+
+
+def normalize_url(url: str) -> str:
+    """Pick the drivers Haechi supports: psycopg 3 for PostgreSQL, pysqlite for SQLite."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, secure_delete and foreign keys."""
+    url = normalize_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError("the database URL is malformed") from None
+    kwargs: dict[str, Any] = {"echo": echo}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigurationError("Haechi runs on SQLite or PostgreSQL")
+    kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the writer; secure_delete overwrites freed pages so
+    # deleted rows do not linger in the file; NORMAL sync is durable in WAL mode
+    # except for the last transactions on power loss.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    # Nearly every Haechi transaction writes (at least an audit event). Taking the
+    # write lock up front makes concurrent writers queue on busy_timeout instead of
+    # failing at once when a read lock cannot be upgraded.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,176 @@
+"""Every table of Haechi, as SQLAlchemy Core.
+
+No column holds a personal value in plaintext: item values are sealed
+(``items.sealed``), lookups go through HMAC digests (``subject_lookups.digest``),
+and audit events name items, never their values.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from haechi.storage.types import UtcDateTime
+
+__all__ = [
+    "api_tokens",
+    "audit_events",
+    "collections",
+    "consents",
+    "data_keys",
+    "holds",
+    "items",
+    "metadata",
+    "policy_versions",
+    "staff",
+    "subject_lookups",
+    "subjects",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = 36  # uuid4 in text form
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("id", String(16), primary_key=True, comment="First 16 hex digits of content_hash"),
+    Column("content_hash", String(64), nullable=False, unique=True),
+    Column("label", String(100), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("loaded_at", UtcDateTime, nullable=False),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+subject_lookups = Table(
+    "subject_lookups",
+    metadata,
+    Column("digest", LargeBinary(32), primary_key=True, comment="HMAC of kind + normalised value"),
+    Column("kind", String(20), nullable=False),
+    Column("subject_id", String(ID), ForeignKey("subjects.id"), nullable=False, index=True),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("subject_id", String(ID), ForeignKey("subjects.id"), nullable=False),
+    Column("purpose", String(63), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("policy_version", String(16), ForeignKey("policy_versions.id"), nullable=False),
+    Column("consented", Boolean, nullable=False),
+    Column("collected_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("channel", String(50), nullable=False),
+    Column("source", String(200), nullable=True),
+    Index(None, "subject_id", "purpose"),
+    Index(None, "state", "expires_at"),
+)
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("collection_id", String(ID), ForeignKey("collections.id"), primary_key=True),
+    Column("key_id", String(50), nullable=False, comment="Master key that wrapped it"),
+    Column("wrapped", LargeBinary, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("collection_id", String(ID), ForeignKey("collections.id"), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False, comment="AES-256-GCM nonce+ciphertext+tag"),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("subject_id", String(ID), ForeignKey("subjects.id"), nullable=False, index=True),
+    Column("collection_id", String(ID), ForeignKey("collections.id"), nullable=False, index=True),
+    Column("purpose", String(63), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("method", String(50), nullable=False),
+    Column("source_ip", String(45), nullable=True),
+    Column("text_hash", String(64), nullable=True, comment="SHA-256 of the consent text shown"),
+    Column("policy_version", String(16), ForeignKey("policy_versions.id"), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("collection_id", String(ID), ForeignKey("collections.id"), nullable=False, index=True),
+    Column("reason", String(50), nullable=False),
+    Column("placed_by", String(100), nullable=False),
+    Column("placed_at", UtcDateTime, nullable=False),
+    Column("released_at", UtcDateTime, nullable=True),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("actor_kind", String(20), nullable=False),
+    Column("source_ip", String(45), nullable=True),
+    Column("subject_id", String(ID), nullable=True, index=True),
+    Column("collection_id", String(ID), nullable=True),
+    Column("action", String(30), nullable=False),
+    Column("purpose", String(63), nullable=True),
+    Column("items", Text, nullable=False, comment="JSON list of item names, never values"),
+    Column("reason", String(500), nullable=True),
+    Column("outcome", String(10), nullable=False),
+    Column("code", String(40), nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("purposes", Text, nullable=False, comment="JSON list of purpose ids"),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("role", String(30), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("must_change_password", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
