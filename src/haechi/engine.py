@@ -169,7 +169,7 @@ class Engine:
     def _refuse_identifiers_in_text(self, values: Mapping[str, subjects.CleanValue]) -> None:
         if not self.settings.collect.refuse_identifiers_in_text:
             return
-        from haechi.discovery import find_identifiers
+        from haechi.discovery.scanner import find_identifiers
 
         declared = {
             item.format.value

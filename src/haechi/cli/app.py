@@ -258,7 +258,8 @@ def tokens_revoke(
 def main() -> None:
     """Entry point: run the app, turning Haechi errors into exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode, click returns the code of a typer.Exit.
+        code = app(standalone_mode=False)
     except HaechiError as exc:
         if isinstance(exc, PolicyInvalid):
             for problem in exc.problems:
@@ -279,3 +280,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,155 @@
+"""The ``haechi`` command: init, policy check, tokens, and the README's tour over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from haechi.policy import demo_policy_text
+from tests.conftest import Database
+
+
+def haechi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "haechi.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        timeout=120,
+    )
+
+
+def test_init_creates_a_private_data_directory(tmp_path: Path) -> None:
+    """It writes settings, the demo policy, a 0600 key and the database, and prints a password."""
+    data = tmp_path / "data"
+    result = haechi("init", str(data))
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in data.iterdir()} >= {"haechi.toml", "policy.toml", "master.key", "haechi.db"}
+    assert (data / "master.key").stat().st_mode & 0o777 == 0o600
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "policy.toml").read_text(encoding="utf-8") == demo_policy_text()
+    assert "one-time password" in result.stdout
+
+
+def test_init_twice_is_refused(tmp_path: Path) -> None:
+    """It exits 2 with a message rather than overwriting an installation."""
+    assert haechi("init", str(tmp_path / "d")).returncode == 0
+    again = haechi("init", str(tmp_path / "d"))
+    assert again.returncode == 2
+    assert "already initialised" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_policy_check_prints_every_problem(tmp_path: Path) -> None:
+    """It lists each problem with its location and exits 2."""
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        demo_policy_text().replace("days = 7", "days = 1").replace('"P6M"', '"P0M"'),
+        encoding="utf-8",
+    )
+    result = haechi("policy", "check", str(path))
+    assert result.returncode == 2
+    assert "notice.days" in result.stderr
+    assert "purposes.marketing.retention" in result.stderr
+    path.write_text("version = \n", encoding="utf-8")
+    malformed = haechi("policy", "check", str(path))
+    assert malformed.returncode == 2
+    assert "line 1" in malformed.stderr
+
+
+def test_policy_check_accepts_the_demo(tmp_path: Path) -> None:
+    """It exits 0 on a valid policy."""
+    path = tmp_path / "policy.toml"
+    path.write_text(demo_policy_text(), encoding="utf-8")
+    assert haechi("policy", "check", str(path)).returncode == 0
+
+
+def test_commands_on_a_missing_data_directory_explain(tmp_path: Path) -> None:
+    """It tells the user to run `haechi init` instead of failing obscurely."""
+    result = haechi("tokens", "list", "--data", str(tmp_path / "none"))
+    assert result.returncode == 2
+    assert "haechi init" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def installation(tmp_path: Path, database: Database) -> Iterator[list[str]]:
+    """Arguments naming a fresh data directory on the test database."""
+    data = tmp_path / "data"
+    args = ["--database", database.url] if database.backend == "postgresql" else []
+    result = haechi("init", str(data), *args)
+    assert result.returncode == 0, result.stderr
+    yield ["--data", str(data)]
+
+
+def test_tokens_create_list_revoke(installation: list[str]) -> None:
+    """It prints a secret once, lists tokens as JSON without secrets, and revokes."""
+    created = haechi("tokens", "create", "--name", "crm", "--purpose", "service", *installation)
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith("hct_")
+    listed = haechi("tokens", "list", "--json", *installation)
+    [token] = json.loads(listed.stdout)
+    assert token["name"] == "crm"
+    assert token["purposes"] == ["service"]
+    assert secret not in listed.stdout
+    assert haechi("tokens", "revoke", "crm", *installation).returncode == 0
+    assert json.loads(haechi("tokens", "list", "--json", *installation).stdout)[0]["revoked_at"]
+    bad = haechi("tokens", "create", "--name", "x", "--purpose", "lottery", *installation)
+    assert bad.returncode == 2
+    assert "lottery" in bad.stderr
+
+
+def test_readme_tour_over_http(installation: list[str], person: dict[str, str]) -> None:
+    """It serves the API: a token collects for a purpose, then reads the items back."""
+    secret = haechi(
+        "tokens", "create", "--name", "crm", "--purpose", "service", *installation
+    ).stdout.strip()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "haechi.cli", "serve", *installation, "--port", str(port)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:
+            if "Application startup complete" in line:
+                break
+        else:
+            pytest.fail("haechi serve exited before it was ready")
+        base = f"http://127.0.0.1:{port}/api/v1"
+        auth = {"Authorization": f"Bearer {secret}"}
+        created = httpx.post(
+            f"{base}/collections",
+            json={
+                "purpose": "service",
+                "items": person,
+                "consent": {"granted": True, "method": "web-form"},
+            },
+            headers=auth,
+        )
+        assert created.status_code == 201, created.text
+        subject_id = created.json()["subject_id"]
+        read = httpx.get(f"{base}/subjects/{subject_id}/items?purpose=service", headers=auth)
+        assert read.json()["items"] == person
+        refused = httpx.get(f"{base}/subjects/{subject_id}/items?purpose=marketing", headers=auth)
+        assert (refused.status_code, refused.json()["code"]) == (403, "NO_GRANT")
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
