@@ -94,7 +94,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         return
     engine = request.getfixturevalue("_postgres_engine")
     _truncate(engine)
-    yield Database("postgresql", str(engine.url.render_as_string(hide_password=False)), engine, None)
+    yield Database(
+        "postgresql", str(engine.url.render_as_string(hide_password=False)), engine, None
+    )
     _truncate(engine)
 
 
@@ -111,15 +113,14 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def engine(
     database: Database, keys: LocalKeyProvider, clock: FakeClock, settings: Settings
-) -> Iterator[Engine]:
-    haechi = Engine(
+) -> Engine:
+    return Engine(
         database=database.engine,
         policy=parse_policy(demo_policy_text()),
         keys=keys,
         settings=settings,
         clock=clock,
     )
-    yield haechi
 
 
 PERSON = {

@@ -27,8 +27,10 @@ from haechi.policy.schema import IdentifierFormat, ItemKind
 from haechi.retention.destruction import ShredResult, shred_collection
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import current_revision, head_revision, upgrade
+from haechi.storage.prepared import raw_transaction
 from haechi.storage.tables import policy_versions
 from haechi.subjects import service as subjects
+from haechi.subjects.reads import ItemReader
 from haechi.subjects.service import CollectionInfo, CollectResult, ConsentEvidence
 
 __all__ = ["SYSTEM", "Clock", "Engine", "utc_now"]
@@ -72,12 +74,11 @@ class Engine:
         self.settings = settings or Settings()
         self.clock = clock
         self._index = BlindIndex(keys.derive("blind-index-v1"))
+        self._reader = ItemReader(database.dialect)
         self._register_policy()
 
     @classmethod
-    def open(
-        cls, settings: Settings, *, migrate: bool = True, clock: Clock = utc_now
-    ) -> Engine:
+    def open(cls, settings: Settings, *, migrate: bool = True, clock: Clock = utc_now) -> Engine:
         """Open the installation described by ``settings``, migrating its database."""
         policy = load_policy(settings.policy_path)
         keys = LocalKeyProvider.from_file(settings.master_key_path)
@@ -162,7 +163,7 @@ class Engine:
             except IntegrityError:
                 # Two collections for the same new person raced to create the
                 # subject; the loser retries and finds the winner's subject.
-                if attempt == 2:  # noqa: PLR2004
+                if attempt == 2:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -200,9 +201,9 @@ class Engine:
         source_ip: str | None = None,
     ) -> dict[str, str]:
         """Read a subject's items for ``purpose``: decided, logged, then decrypted."""
-        with self.transaction() as connection:
-            outcome = subjects.read_items(
-                connection,
+        with raw_transaction(self.database) as cursor:
+            outcome = self._reader.read(
+                cursor,
                 policy=self.policy.policy,
                 keys=self.keys,
                 actor=actor,

@@ -113,7 +113,7 @@ class PermissionDenied(HaechiError):
 class AccessDenied(PermissionDenied):
     """An access decision refused a use; ``code`` is the decision's reason code."""
 
-    def __init__(self, reason: str, message: str, *, audit_event_id: str | None = None):
+    def __init__(self, reason: str, message: str, *, audit_event_id: int | None = None):
         super().__init__(message, code=reason)
         self.audit_event_id = audit_event_id
 

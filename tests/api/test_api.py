@@ -143,7 +143,9 @@ def test_policy_refusals_are_422_and_never_echo_the_value(
 ) -> None:
     """It names the field and the problem without repeating the submitted value."""
     person[item] = value
-    response = client.post("/api/v1/collections", json=body(person), headers=bearer(engine, "service"))
+    response = client.post(
+        "/api/v1/collections", json=body(person), headers=bearer(engine, "service")
+    )
     assert response.status_code == 422
     assert response.json()["code"] == code
     assert response.json()["field"] == f"items.{item}"
@@ -155,7 +157,9 @@ def test_validation_errors_never_echo_values(
 ) -> None:
     """It leaves the submitted values out of validation error bodies."""
     person["email"] = ["minji.kim@example.kr"]
-    response = client.post("/api/v1/collections", json=body(person), headers=bearer(engine, "service"))
+    response = client.post(
+        "/api/v1/collections", json=body(person), headers=bearer(engine, "service")
+    )
     assert response.status_code == 422
     assert "minji.kim" not in response.text
     assert "김민지" not in response.text
@@ -192,7 +196,9 @@ def test_withdrawal_stops_use(client: TestClient, engine: Engine, person: dict[s
         f"/api/v1/collections/{created['collection_id']}/withdraw", json={}, headers=auth
     )
     assert withdrawn.status_code == 204
-    read = client.get(f"/api/v1/subjects/{created['subject_id']}/items?purpose=service", headers=auth)
+    read = client.get(
+        f"/api/v1/subjects/{created['subject_id']}/items?purpose=service", headers=auth
+    )
     assert read.json()["code"] == "NO_CONSENT"
 
 

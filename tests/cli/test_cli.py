@@ -7,14 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.conftest import Database
 
 from haechi.policy import demo_policy_text
-from tests.conftest import Database
 
 
 def haechi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -32,7 +31,12 @@ def test_init_creates_a_private_data_directory(tmp_path: Path) -> None:
     data = tmp_path / "data"
     result = haechi("init", str(data))
     assert result.returncode == 0, result.stderr
-    assert {p.name for p in data.iterdir()} >= {"haechi.toml", "policy.toml", "master.key", "haechi.db"}
+    assert {p.name for p in data.iterdir()} >= {
+        "haechi.toml",
+        "policy.toml",
+        "master.key",
+        "haechi.db",
+    }
     assert (data / "master.key").stat().st_mode & 0o777 == 0o600
     assert data.stat().st_mode & 0o777 == 0o700
     assert (data / "policy.toml").read_text(encoding="utf-8") == demo_policy_text()
@@ -86,13 +90,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def installation(tmp_path: Path, database: Database) -> Iterator[list[str]]:
+def installation(tmp_path: Path, database: Database) -> list[str]:
     """Arguments naming a fresh data directory on the test database."""
     data = tmp_path / "data"
     args = ["--database", database.url] if database.backend == "postgresql" else []
     result = haechi("init", str(data), *args)
     assert result.returncode == 0, result.stderr
-    yield ["--data", str(data)]
+    return ["--data", str(data)]
 
 
 def test_tokens_create_list_revoke(installation: list[str]) -> None:

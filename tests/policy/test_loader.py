@@ -114,7 +114,9 @@ def test_identifier_item_needs_a_format() -> None:
 
 def test_response_days_over_the_law() -> None:
     """It refuses a rights response period longer than the law's 10 days."""
-    assert "rights.response_days" in locations(DEMO.replace("response_days = 10", "response_days = 30"))
+    assert "rights.response_days" in locations(
+        DEMO.replace("response_days = 10", "response_days = 30")
+    )
 
 
 def test_load_policy_raises_with_every_problem(tmp_path: Path) -> None:

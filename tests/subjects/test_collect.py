@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import FakeClock
 
 from haechi import ConsentEvidence, Engine
 from haechi.errors import (
@@ -15,7 +16,6 @@ from haechi.errors import (
     PurposeNotDeclared,
 )
 from haechi.storage.tables import audit_events, collections, consents, items, subjects
-from tests.conftest import FakeClock
 
 YES = ConsentEvidence(granted=True, method="web-form", source_ip="203.0.113.7")
 NO = ConsentEvidence(granted=False, method="web-form")
@@ -78,7 +78,9 @@ def test_different_people_are_different_subjects(engine: Engine, person: dict[st
     """It creates a new subject when neither email nor phone is known."""
     first = engine.collect(purpose="service", items=person, consent=YES)
     other = {**person, "email": "someone@example.kr", "contact": "02-555-0199"}
-    assert engine.collect(purpose="service", items=other, consent=YES).subject_id != first.subject_id
+    assert (
+        engine.collect(purpose="service", items=other, consent=YES).subject_id != first.subject_id
+    )
 
 
 def test_collecting_again_replaces_values_and_restarts_the_clock(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import FakeClock
 
 from haechi import AccessDenied, Actor, ConsentEvidence, Engine, NotFound
-from tests.conftest import FakeClock
 
 YES = ConsentEvidence(granted=True, method="web-form")
 SERVICE = Actor(name="crm", kind="token", purposes=frozenset({"service"}))
@@ -43,7 +43,11 @@ def test_allowed_read_returns_values_and_is_logged(
     assert values == {"name": person["name"], "email": person["email"]}
     event = engine.events(limit=1)[0]
     assert (event.action, event.outcome, event.code) == ("view", "allowed", None)
-    assert (event.actor, event.subject_id, event.collection_id) == ("crm", subject_id, collection_id)
+    assert (event.actor, event.subject_id, event.collection_id) == (
+        "crm",
+        subject_id,
+        collection_id,
+    )
     assert (event.purpose, event.items, event.source_ip) == (
         "service",
         ["email", "name"],
@@ -143,7 +147,9 @@ def test_every_refusal_is_logged_and_committed(engine: Engine, subject: tuple[st
 def test_unknown_subject_is_not_found_and_logged(engine: Engine) -> None:
     """It answers NotFound for an unknown subject and still records the attempt."""
     with pytest.raises(NotFound):
-        engine.use(actor=SERVICE, subject_id="00000000-0000-0000-0000-000000000000", purpose="service")
+        engine.use(
+            actor=SERVICE, subject_id="00000000-0000-0000-0000-000000000000", purpose="service"
+        )
     [event] = engine.events(limit=1)
     assert (event.outcome, event.code) == ("denied", "NOT_FOUND")
 
@@ -152,7 +158,9 @@ def test_lookup_by_email_or_phone(
     engine: Engine, subject: tuple[str, str], person: dict[str, str]
 ) -> None:
     """It finds the subject by a normalised email or phone and logs the lookup."""
-    assert engine.find_subject(actor=SERVICE, kind="email", value="Minji.Kim@Example.KR") == subject[0]
+    assert (
+        engine.find_subject(actor=SERVICE, kind="email", value="Minji.Kim@Example.KR") == subject[0]
+    )
     assert engine.find_subject(actor=SERVICE, kind="phone", value="+82-10-2345-6789") == subject[0]
     assert engine.find_subject(actor=SERVICE, kind="email", value="nobody@example.kr") is None
     assert engine.events(limit=1)[0].action == "lookup"

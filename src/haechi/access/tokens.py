@@ -20,9 +20,16 @@ from haechi.access.decision import Actor
 from haechi.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from haechi.storage.tables import api_tokens
 
-__all__ = ["TOKEN_PREFIX", "TokenInfo", "authenticate", "create_token", "list_tokens", "revoke_token"]
+__all__ = [
+    "TOKEN_PREFIX",
+    "TokenInfo",
+    "authenticate",
+    "create_token",
+    "list_tokens",
+    "revoke_token",
+]
 
-TOKEN_PREFIX = "hct_"
+TOKEN_PREFIX = "hct_"  # noqa: S105 - a prefix, not a secret
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -53,9 +60,7 @@ def create_token(
 ) -> tuple[TokenInfo, str]:
     """Make a token for ``purposes``; return it and its secret (shown once)."""
     if not _NAME.match(name):
-        raise InvalidInput(
-            "a token name is 1-100 letters, digits, '.', '_' or '-'", field="name"
-        )
+        raise InvalidInput("a token name is 1-100 letters, digits, '.', '_' or '-'", field="name")
     if not purposes:
         raise InvalidInput("a token needs at least one purpose", field="purposes")
     unknown = sorted(set(purposes) - declared_purposes)
@@ -98,7 +103,10 @@ def authenticate(connection: Connection, secret: str) -> Actor:
     if row is None:
         raise PermissionDenied("unknown or revoked API token", code="INVALID_TOKEN")
     return Actor(
-        name=f"token:{row.name}", kind="token", purposes=frozenset(json.loads(row.purposes)), id=row.id
+        name=f"token:{row.name}",
+        kind="token",
+        purposes=frozenset(json.loads(row.purposes)),
+        id=row.id,
     )
 
 

@@ -72,9 +72,7 @@ IpDep = Annotated[str | None, Depends(client_ip)]
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
 
 
-@router.post(
-    "/collections", status_code=status.HTTP_201_CREATED, response_model=CollectionCreated
-)
+@router.post("/collections", status_code=status.HTTP_201_CREATED, response_model=CollectionCreated)
 def create_collection(
     body: CollectionCreate, engine: EngineDep, actor: ActorDep, ip: IpDep
 ) -> CollectionCreated:

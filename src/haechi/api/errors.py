@@ -69,7 +69,7 @@ async def _haechi_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HaechiError)
     status = status_of(exc)
     detail = {"audit_event_id": exc.audit_event_id} if isinstance(exc, AccessDenied) else None
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None  # noqa: PLR2004
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
         error_body(exc.message, exc.code, field=exc.field, detail=detail),
         status_code=status,

@@ -1,19 +1,24 @@
-"""Audit events: one row per access decision and per change, written in the caller's
-transaction so that an action and its record commit together or not at all."""
+"""Audit events: one row per access decision and per change.
+
+Events are written in the caller's transaction, so that an action and its record
+commit together or not at all.
+"""
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy.engine import Dialect
 
+from haechi.storage.prepared import PreparedStatement
 from haechi.storage.tables import audit_events
 
-__all__ = ["AuditEvent", "list_events", "record_event"]
+__all__ = ["AuditEvent", "event_values", "list_events", "prepared_insert", "record_event"]
 
 _INSERT = insert(audit_events)
 
@@ -22,7 +27,7 @@ _INSERT = insert(audit_events)
 class AuditEvent:
     """One access record: who, when, from where, whose data, what, why, and the outcome."""
 
-    id: str
+    id: int
     occurred_at: datetime
     actor: str
     actor_kind: str
@@ -37,8 +42,7 @@ class AuditEvent:
     code: str | None
 
 
-def record_event(
-    connection: Connection,
+def event_values(
     *,
     now: datetime,
     actor: str,
@@ -52,35 +56,48 @@ def record_event(
     items: Iterable[str] = (),
     reason: str | None = None,
     source_ip: str | None = None,
-) -> str:
-    """Append one event; return its id. Item names only: never values."""
-    event_id = str(uuid.uuid4())
-    connection.execute(
-        _INSERT,
-        {
-            "id": event_id,
-            "occurred_at": now,
-            "actor": actor,
-            "actor_kind": actor_kind,
-            "source_ip": source_ip,
-            "subject_id": subject_id,
-            "collection_id": collection_id,
-            "action": action,
-            "purpose": purpose,
-            "items": json.dumps(sorted(items)),
-            "reason": reason,
-            "outcome": outcome,
-            "code": code,
-        },
+) -> dict[str, Any]:
+    """The row of one event. Item names only: never values."""
+    return {
+        "occurred_at": now,
+        "actor": actor,
+        "actor_kind": actor_kind,
+        "source_ip": source_ip,
+        "subject_id": subject_id,
+        "collection_id": collection_id,
+        "action": action,
+        "purpose": purpose,
+        "items": json.dumps(sorted(items)),
+        "reason": reason,
+        "outcome": outcome,
+        "code": code,
+    }
+
+
+def record_event(connection: Connection, **event: Any) -> int:
+    """Append one event (see :func:`event_values` for the fields); return its id."""
+    result = connection.execute(_INSERT, event_values(**event))
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def prepared_insert(dialect: Dialect) -> PreparedStatement:
+    """The event insert compiled for ``dialect``, for the hot path."""
+    columns = [column for column in audit_events.columns if column.name != "id"]
+    statement = (
+        insert(audit_events)
+        .values({c.name: bindparam(c.name) for c in columns})
+        .returning(audit_events.c.id)
     )
-    return event_id
+    return PreparedStatement(statement, dialect)
 
 
 def list_events(
     connection: Connection, *, subject_id: str | None = None, limit: int = 100
 ) -> list[AuditEvent]:
     """The newest events, optionally for one subject."""
-    query = select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
+    query = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
     if subject_id is not None:
         query = query.where(audit_events.c.subject_id == subject_id)
     return [

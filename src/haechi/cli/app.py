@@ -46,7 +46,9 @@ err = Console(stderr=True)
 DEFAULT_DATA = Path("haechi-data")
 DataOption = Annotated[
     Path | None,
-    typer.Option("--data", "-d", help="Data directory (default ./haechi-data).", show_default=False),
+    typer.Option(
+        "--data", "-d", help="Data directory (default ./haechi-data).", show_default=False
+    ),
 ]
 DatabaseOption = Annotated[
     str | None,
@@ -69,7 +71,8 @@ def _open(data: Path | None, database: str | None = None) -> Engine:
     settings = _settings(data, database)
     if not (settings.data_dir / SETTINGS_FILE).is_file():
         raise ConfigurationError(
-            f"{settings.data_dir} is not a Haechi data directory; run `haechi init {settings.data_dir}`"
+            f"{settings.data_dir} is not a Haechi data directory; "
+            f"run `haechi init {settings.data_dir}`"
         )
     return Engine.open(settings)
 
@@ -272,7 +275,7 @@ def main() -> None:
     except typer.Abort:
         err.print("Aborted.")
         sys.exit(1)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         # Click's own usage errors (ClickException) carry their exit code.
         from click.exceptions import ClickException
 

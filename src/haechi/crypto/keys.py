@@ -91,7 +91,7 @@ class LocalKeyProvider(KeyProvider):
                 f"master key file {path} is readable by others; run `chmod 600 {path}`"
             )
         lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if len(lines) != 3 or lines[0] != _MAGIC:  # noqa: PLR2004
+        if len(lines) != 3 or lines[0] != _MAGIC:
             raise ConfigurationError(f"master key file {path} is not a Haechi key file")
         try:
             key = base64.b64decode(lines[2], validate=True)

@@ -68,7 +68,9 @@ def load_policy(path: Path) -> LoadedPolicy:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PolicyInvalid([PolicyProblem(str(path), "file not found")], source=str(path)) from None
+        raise PolicyInvalid(
+            [PolicyProblem(str(path), "file not found")], source=str(path)
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         problem = PolicyProblem(str(path), f"cannot read: {type(exc).__name__}")
         raise PolicyInvalid([problem], source=str(path)) from None
@@ -98,16 +100,17 @@ def _problem_of(error: Any) -> PolicyProblem:
 
 def _cross_checks(raw: dict[str, Any]) -> list[PolicyProblem]:
     problems: list[PolicyProblem] = []
-    items = raw.get("items") if isinstance(raw.get("items"), dict) else {}
-    purposes = raw.get("purposes") if isinstance(raw.get("purposes"), dict) else {}
-    assert isinstance(items, dict) and isinstance(purposes, dict)
+    items: dict[str, Any] = raw["items"] if isinstance(raw.get("items"), dict) else {}
+    purposes: dict[str, Any] = raw["purposes"] if isinstance(raw.get("purposes"), dict) else {}
     for item_name, item in items.items():
         if not isinstance(item, dict):
             continue
         is_identifier = item.get("kind") == ItemKind.IDENTIFIER.value
         if is_identifier and "format" not in item:
             problems.append(
-                PolicyProblem(f"items.{item_name}.format", "an identifier item must name its format")
+                PolicyProblem(
+                    f"items.{item_name}.format", "an identifier item must name its format"
+                )
             )
         if not is_identifier and "format" in item:
             problems.append(
@@ -130,8 +133,6 @@ def _cross_checks(raw: dict[str, Any]) -> list[PolicyProblem]:
                         PolicyProblem(location, f"item {item_name!r} is not declared under [items]")
                     )
                 if item_name in seen:
-                    problems.append(
-                        PolicyProblem(location, f"item {item_name!r} is listed twice")
-                    )
+                    problems.append(PolicyProblem(location, f"item {item_name!r} is listed twice"))
                 seen[item_name] = field
     return problems

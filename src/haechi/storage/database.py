@@ -57,6 +57,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Reads through a shared memory map instead of a read() call per page.
+    cursor.execute("PRAGMA mmap_size=268435456")
     cursor.close()
 
 

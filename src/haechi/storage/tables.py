@@ -97,6 +97,7 @@ data_keys = Table(
     Column("collection_id", String(ID), ForeignKey("collections.id"), primary_key=True),
     Column("key_id", String(50), nullable=False, comment="Master key that wrapped it"),
     Column("wrapped", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 items = Table(
@@ -105,6 +106,8 @@ items = Table(
     Column("collection_id", String(ID), ForeignKey("collections.id"), primary_key=True),
     Column("name", String(63), primary_key=True),
     Column("sealed", LargeBinary, nullable=False, comment="AES-256-GCM nonce+ciphertext+tag"),
+    # Clustered by (collection, name) on SQLite: a read finds all its items in one place.
+    sqlite_with_rowid=False,
 )
 
 consents = Table(
@@ -136,8 +139,9 @@ holds = Table(
 audit_events = Table(
     "audit_events",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("id", String(ID), nullable=False, unique=True),
+    Column(
+        "id", Integer, primary_key=True, autoincrement=True, comment="Event id, in insert order"
+    ),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("actor", String(100), nullable=False),
     Column("actor_kind", String(20), nullable=False),

@@ -7,7 +7,6 @@ from haechi.subjects.service import (
     collect,
     find_subject,
     get_collection,
-    read_items,
     validate_collection,
 )
 
@@ -18,6 +17,5 @@ __all__ = [
     "collect",
     "find_subject",
     "get_collection",
-    "read_items",
     "validate_collection",
 ]

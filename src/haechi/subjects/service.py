@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from typing import Any
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
-
-from haechi.access.decision import Actor, CollectionState, CollectionView, decide
+from haechi.access.decision import Actor, CollectionState
 from haechi.audit.events import record_event
 from haechi.crypto.blind_index import BlindIndex
 from haechi.crypto.envelope import Sealer, item_context
 from haechi.crypto.keys import KeyProvider, new_data_key
 from haechi.errors import (
-    AccessDenied,
     Conflict,
     ConsentRequired,
-    HaechiError,
     InvalidInput,
     ItemNotDeclared,
     MissingItem,
@@ -48,12 +44,10 @@ __all__ = [
     "CollectResult",
     "CollectionInfo",
     "ConsentEvidence",
-    "ReadOutcome",
     "collect",
     "find_subject",
     "get_collection",
     "place_hold",
-    "read_items",
     "release_hold",
     "set_suspended",
     "validate_collection",
@@ -82,15 +76,6 @@ class CollectResult:
 
 
 @dataclass(frozen=True)
-class ReadOutcome:
-    """A read's audit event and either its values or the refusal to raise after commit."""
-
-    event_id: str
-    error: HaechiError | None
-    values: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class CollectionInfo:
     """A collection's metadata: never its values."""
 
@@ -104,6 +89,29 @@ class CollectionInfo:
     updated_at: datetime
     expires_at: datetime
     channel: str
+
+
+# Statements built once: collect() runs them with parameters only, so SQLAlchemy
+# neither rebuilds nor re-keys them on every call.
+_LIVE_COLLECTION = (
+    select(collections.c.id, collections.c.state)
+    .where(
+        collections.c.subject_id == bindparam("subject_id"),
+        collections.c.purpose == bindparam("purpose"),
+        collections.c.state != CollectionState.DESTROYED.value,
+    )
+    .order_by(collections.c.collected_at.desc())
+    .limit(1)
+)
+_KNOWN_DIGESTS = select(subject_lookups.c.digest, subject_lookups.c.subject_id).where(
+    subject_lookups.c.digest.in_(bindparam("digests", expanding=True))
+)
+_INSERT_SUBJECT = insert(subjects)
+_INSERT_LOOKUPS = insert(subject_lookups)
+_INSERT_COLLECTION = insert(collections)
+_INSERT_KEY = insert(data_keys)
+_INSERT_ITEMS = insert(items)
+_INSERT_CONSENT = insert(consents)
 
 
 def validate_collection(
@@ -184,14 +192,7 @@ def collect(
     digests = _lookup_digests(policy.policy, index, values)
     subject_id = _match_or_create_subject(connection, digests, now)
     existing = connection.execute(
-        select(collections.c.id, collections.c.state)
-        .where(
-            collections.c.subject_id == subject_id,
-            collections.c.purpose == purpose_id,
-            collections.c.state != CollectionState.DESTROYED.value,
-        )
-        .order_by(collections.c.collected_at.desc())
-        .limit(1)
+        _LIVE_COLLECTION, {"subject_id": subject_id, "purpose": purpose_id}
     ).first()
     expires_at = purpose.retention_period.after(now)
     if existing is not None and existing.state != CollectionState.ACTIVE.value:
@@ -204,26 +205,28 @@ def collect(
         collection_id = str(uuid.uuid4())
         data_key = new_data_key()
         connection.execute(
-            insert(collections).values(
-                id=collection_id,
-                subject_id=subject_id,
-                purpose=purpose_id,
-                state=CollectionState.ACTIVE.value,
-                policy_version=policy.version_id,
-                consented=consent.granted,
-                collected_at=now,
-                updated_at=now,
-                expires_at=expires_at,
-                channel=channel,
-                source=source,
-            )
+            _INSERT_COLLECTION,
+            {
+                "id": collection_id,
+                "subject_id": subject_id,
+                "purpose": purpose_id,
+                "state": CollectionState.ACTIVE.value,
+                "policy_version": policy.version_id,
+                "consented": consent.granted,
+                "collected_at": now,
+                "updated_at": now,
+                "expires_at": expires_at,
+                "channel": channel,
+                "source": source,
+            },
         )
         connection.execute(
-            insert(data_keys).values(
-                collection_id=collection_id,
-                key_id=keys.key_id,
-                wrapped=keys.wrap(data_key, context=collection_id.encode()),
-            )
+            _INSERT_KEY,
+            {
+                "collection_id": collection_id,
+                "key_id": keys.key_id,
+                "wrapped": keys.wrap(data_key, context=collection_id.encode()),
+            },
         )
     else:
         # The same person giving data again for the same purpose: the new values
@@ -245,7 +248,7 @@ def collect(
         )
     sealer = Sealer(data_key)
     connection.execute(
-        insert(items),
+        _INSERT_ITEMS,
         [
             {
                 "collection_id": collection_id,
@@ -256,18 +259,19 @@ def collect(
         ],
     )
     connection.execute(
-        insert(consents).values(
-            id=str(uuid.uuid4()),
-            subject_id=subject_id,
-            collection_id=collection_id,
-            purpose=purpose_id,
-            granted=consent.granted,
-            method=consent.method,
-            source_ip=consent.source_ip,
-            text_hash=consent.text_hash,
-            policy_version=policy.version_id,
-            recorded_at=now,
-        )
+        _INSERT_CONSENT,
+        {
+            "id": str(uuid.uuid4()),
+            "subject_id": subject_id,
+            "collection_id": collection_id,
+            "purpose": purpose_id,
+            "granted": consent.granted,
+            "method": consent.method,
+            "source_ip": consent.source_ip,
+            "text_hash": consent.text_hash,
+            "policy_version": policy.version_id,
+            "recorded_at": now,
+        },
     )
     record_event(
         connection,
@@ -289,11 +293,7 @@ def _match_or_create_subject(
 ) -> str:
     known: dict[bytes, str] = {}
     if digests:
-        rows = connection.execute(
-            select(subject_lookups.c.digest, subject_lookups.c.subject_id).where(
-                subject_lookups.c.digest.in_(list(digests))
-            )
-        )
+        rows = connection.execute(_KNOWN_DIGESTS, {"digests": list(digests)})
         known = {bytes(row.digest): row.subject_id for row in rows}
     if known:
         # Email wins over phone when they point at different people: emails are
@@ -302,14 +302,14 @@ def _match_or_create_subject(
         subject_id = email_match[0] if email_match else next(iter(known.values()))
     else:
         subject_id = str(uuid.uuid4())
-        connection.execute(insert(subjects).values(id=subject_id, created_at=now))
+        connection.execute(_INSERT_SUBJECT, {"id": subject_id, "created_at": now})
     new = [
         {"digest": digest, "kind": kind, "subject_id": subject_id}
         for digest, kind in digests.items()
         if digest not in known
     ]
     if new:
-        connection.execute(insert(subject_lookups), new)
+        connection.execute(_INSERT_LOOKUPS, new)
     return subject_id
 
 
@@ -318,131 +318,6 @@ def _unwrap(connection: Connection, keys: KeyProvider, collection_id: str) -> by
         select(data_keys.c.wrapped).where(data_keys.c.collection_id == collection_id)
     ).scalar_one()
     return keys.unwrap(bytes(wrapped), context=collection_id.encode())
-
-
-_ACTIVE_HOLDS = (
-    select(func.count())
-    .where(holds.c.collection_id == collections.c.id, holds.c.released_at.is_(None))
-    .correlate(collections)
-    .scalar_subquery()
-)
-
-_READ = (
-    select(
-        collections.c.id,
-        collections.c.state,
-        collections.c.expires_at,
-        collections.c.consented,
-        collections.c.collected_at,
-        _ACTIVE_HOLDS.label("active_holds"),
-        data_keys.c.wrapped,
-        items.c.name,
-        items.c.sealed,
-    )
-    .select_from(
-        collections.outerjoin(data_keys, data_keys.c.collection_id == collections.c.id).outerjoin(
-            items, items.c.collection_id == collections.c.id
-        )
-    )
-)
-
-
-def read_items(
-    connection: Connection,
-    *,
-    policy: Policy,
-    keys: KeyProvider,
-    actor: Actor,
-    subject_id: str,
-    purpose: str,
-    wanted: list[str] | None,
-    reason: str | None,
-    source_ip: str | None,
-    now: datetime,
-) -> ReadOutcome:
-    """Decide, record the decision, then (only if allowed) open the items."""
-    rows = connection.execute(
-        _READ.where(collections.c.subject_id == subject_id, collections.c.purpose == purpose)
-    ).all()
-    chosen = _current_collection(rows)
-    declared = policy.purpose(purpose)
-    if wanted is None:
-        names = sorted(declared.all_items) if declared is not None else []
-    else:
-        names = sorted(set(wanted))
-    view = None
-    if chosen:
-        first = chosen[0]
-        view = CollectionView(
-            state=CollectionState(first.state),
-            expires_at=first.expires_at,
-            consented=bool(first.consented),
-            active_holds=int(first.active_holds),
-        )
-    decision = decide(
-        actor=actor, policy=policy, purpose=purpose, items=names, collection=view, now=now
-    )
-    subject_known = bool(rows) or _subject_exists(connection, subject_id)
-    code = (decision.reason.value if decision.reason else None) if subject_known else "NOT_FOUND"
-    event_id = record_event(
-        connection,
-        now=now,
-        actor=actor.name,
-        actor_kind=actor.kind,
-        action="view",
-        outcome="allowed" if decision.allowed and subject_known else "denied",
-        code=code,
-        subject_id=subject_id if subject_known else None,
-        collection_id=chosen[0].id if chosen else None,
-        purpose=purpose,
-        items=names,
-        reason=reason,
-        source_ip=source_ip,
-    )
-    # A refusal is returned, not raised, so that the caller commits its audit event.
-    if not subject_known:
-        return ReadOutcome(
-            event_id, NotFound("no such subject", field="subject_id", code="SUBJECT_NOT_FOUND")
-        )
-    if not decision.allowed:
-        assert decision.reason is not None
-        return ReadOutcome(
-            event_id,
-            AccessDenied(decision.reason.value, decision.message, audit_event_id=event_id),
-        )
-    first = chosen[0]
-    collection_id = first.id
-    data_key = keys.unwrap(bytes(first.wrapped), context=collection_id.encode())
-    sealer = Sealer(data_key)
-    wanted_set = set(names)
-    values = {
-        row.name: sealer.open(bytes(row.sealed), context=item_context(collection_id, row.name))
-        for row in chosen
-        if row.name is not None and row.name in wanted_set
-    }
-    return ReadOutcome(event_id, None, values)
-
-
-def _current_collection(rows: list[Row[Any]]) -> list[Row[Any]]:
-    """Rows of the live collection, else of the most recent destroyed one."""
-    by_collection: dict[str, list[Row[Any]]] = {}
-    for row in rows:
-        by_collection.setdefault(row.id, []).append(row)
-    if not by_collection:
-        return []
-
-    def rank(group: list[Row[Any]]) -> tuple[bool, datetime]:
-        head = group[0]
-        return (head.state != CollectionState.DESTROYED.value, head.collected_at)
-
-    return max(by_collection.values(), key=rank)
-
-
-def _subject_exists(connection: Connection, subject_id: str) -> bool:
-    return (
-        connection.execute(select(subjects.c.id).where(subjects.c.id == subject_id)).first()
-        is not None
-    )
 
 
 def get_collection(connection: Connection, collection_id: str) -> CollectionInfo:

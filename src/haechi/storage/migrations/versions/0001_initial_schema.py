@@ -34,8 +34,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_events",
-        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column(
+            "id",
+            sa.Integer(),
+            autoincrement=True,
+            nullable=False,
+            comment="Event id, in insert order",
+        ),
         sa.Column("occurred_at", UtcDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("actor_kind", sa.String(length=20), nullable=False),
@@ -50,8 +55,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=500), nullable=True),
         sa.Column("outcome", sa.String(length=10), nullable=False),
         sa.Column("code", sa.String(length=40), nullable=True),
-        sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_events")),
-        sa.UniqueConstraint("id", name=op.f("uq_audit_events_id")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index(
@@ -192,6 +196,7 @@ def upgrade() -> None:
             name=op.f("fk_data_keys_collection_id_collections"),
         ),
         sa.PrimaryKeyConstraint("collection_id", name=op.f("pk_data_keys")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "holds",
@@ -220,7 +225,9 @@ def upgrade() -> None:
             ["collection_id"], ["collections.id"], name=op.f("fk_items_collection_id_collections")
         ),
         sa.PrimaryKeyConstraint("collection_id", "name", name=op.f("pk_items")),
+        sqlite_with_rowid=False,
     )
+
     _append_only("audit_events")
 
 

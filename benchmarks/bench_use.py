@@ -1,0 +1,221 @@
+"""Benchmark: Haechi's use() against the least any sealed, logged read can do.
+
+Fills an SQLite installation with N subjects on the demo policy through
+``Engine.collect`` (reporting its throughput), then times random ``Engine.use`` calls
+in-process. The baseline, measured in the same run, is raw ``sqlite3`` on its own file
+with the same pragmas: select one sealed row by key, AES-256-GCM-decrypt it, insert one
+log row, commit. Rounds alternate between the two; medians are reported.
+
+    python benchmarks/bench_use.py [--subjects 100000] [--calls 2000] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from haechi import Actor, ConsentEvidence, Engine, Settings
+from haechi.crypto.keys import LocalKeyProvider
+from haechi.policy import demo_policy_text, parse_policy
+from haechi.storage.database import create_db_engine
+from haechi.storage.migrate import upgrade
+
+console = Console()
+PURPOSES = ["service", "complaints", "marketing"]
+
+
+def person(index: int) -> dict[str, str]:
+    return {
+        "name": f"이용자{index:06d}",
+        "contact": f"010-{1000 + index // 10000:04d}-{index % 10000:04d}",
+        "email": f"user{index}@example.kr",
+        "company": f"회사 {index % 977}",
+        "department": f"부서 {index % 31}",
+        "title": "매니저",
+    }
+
+
+def build_haechi(directory: Path, subjects: int) -> tuple[Engine, list[tuple[str, str]], float]:
+    url = f"sqlite:///{directory / 'haechi.db'}"
+    database = create_db_engine(url)
+    upgrade(database)
+    engine = Engine(
+        database=database,
+        policy=parse_policy(demo_policy_text()),
+        keys=LocalKeyProvider(secrets.token_bytes(32)),
+        settings=Settings(data_dir=directory),
+    )
+    consent = ConsentEvidence(granted=True, method="web-form")
+    targets: list[tuple[str, str]] = []
+    started = time.perf_counter()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("collect()", total=subjects)
+        for index in range(subjects):
+            purpose = PURPOSES[index % len(PURPOSES)]
+            result = engine.collect(purpose=purpose, items=person(index), consent=consent)
+            targets.append((result.subject_id, purpose))
+            if index % 500 == 0:
+                progress.update(task, completed=index)
+    return engine, targets, time.perf_counter() - started
+
+
+def build_baseline(directory: Path, subjects: int) -> tuple[sqlite3.Connection, AESGCM, list[str]]:
+    connection = sqlite3.connect(directory / "baseline.db", isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "secure_delete=ON"):
+        connection.execute(f"PRAGMA {pragma}")
+    connection.execute("CREATE TABLE sealed (id TEXT PRIMARY KEY, value BLOB NOT NULL)")
+    connection.execute(
+        "CREATE TABLE log (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, subject TEXT, "
+        "purpose TEXT, items TEXT, outcome TEXT)"
+    )
+    aead = AESGCM(AESGCM.generate_key(bit_length=256))
+    ids = [f"{index:036d}" for index in range(subjects)]
+    connection.execute("BEGIN")
+    for index, key in enumerate(ids):
+        nonce = os.urandom(12)
+        value = nonce + aead.encrypt(nonce, json.dumps(person(index)).encode(), key.encode())
+        connection.execute("INSERT INTO sealed VALUES (?, ?)", (key, value))
+    connection.execute("COMMIT")
+    return connection, aead, ids
+
+
+def time_haechi(
+    engine: Engine, targets: list[tuple[str, str]], calls: int, rng: random.Random
+) -> float:
+    actor = Actor(name="bench", kind="token", purposes=frozenset(PURPOSES))
+    chosen = [rng.choice(targets) for _ in range(calls)]
+    started = time.perf_counter()
+    for subject_id, purpose in chosen:
+        engine.use(actor=actor, subject_id=subject_id, purpose=purpose)
+    return (time.perf_counter() - started) / calls
+
+
+def time_baseline(
+    connection: sqlite3.Connection, aead: AESGCM, ids: list[str], calls: int, rng: random.Random
+) -> float:
+    chosen = [rng.choice(ids) for _ in range(calls)]
+    started = time.perf_counter()
+    for key in chosen:
+        connection.execute("BEGIN IMMEDIATE")
+        (value,) = connection.execute("SELECT value FROM sealed WHERE id = ?", (key,)).fetchone()
+        json.loads(aead.decrypt(value[:12], value[12:], key.encode()))
+        connection.execute(
+            "INSERT INTO log (at, actor, subject, purpose, items, outcome) VALUES (?,?,?,?,?,?)",
+            (time.time(), "bench", key, "service", "[]", "allowed"),
+        )
+        connection.execute("COMMIT")
+    return (time.perf_counter() - started) / calls
+
+
+def time_same_schema(
+    engine: Engine, targets: list[tuple[str, str]], calls: int, rng: random.Random
+) -> float:
+    """Raw sqlite3 doing Haechi's own database and crypto work, without Haechi.
+
+    Same file, same statements: the collection with its wrapped key and six sealed
+    items, the key unwrapped and every item opened, one audit row, commit. The gap
+    between this and use() is Haechi's own cost (pool, decision, logging, types).
+    """
+    reader = engine._reader  # the statements use() runs, compiled for SQLite
+    read_sql, log_sql = reader._read.sql, reader._log.sql
+    connection = sqlite3.connect(engine.database.url.database, isolation_level=None)
+    for pragma in ("synchronous=NORMAL", "secure_delete=ON", "mmap_size=268435456"):
+        connection.execute(f"PRAGMA {pragma}")
+    keys = engine.keys
+    chosen = [rng.choice(targets) for _ in range(calls)]
+    started = time.perf_counter()
+    for subject_id, purpose in chosen:
+        connection.execute("BEGIN IMMEDIATE")
+        rows = connection.execute(read_sql, (subject_id, purpose)).fetchall()
+        collection_id = rows[0][0]
+        aead = AESGCM(keys.unwrap(rows[0][6], context=collection_id.encode()))
+        for row in rows:
+            context = f"haechi-item|{collection_id}|{row[7]}".encode()
+            aead.decrypt(row[8][:12], row[8][12:], context).decode()
+        connection.execute(
+            log_sql,
+            (
+                time.time(),
+                "bench",
+                "token",
+                None,
+                subject_id,
+                collection_id,
+                "view",
+                purpose,
+                "[]",
+                None,
+                "allowed",
+                None,
+            ),
+        ).fetchall()
+        connection.execute("COMMIT")
+    elapsed = (time.perf_counter() - started) / calls
+    connection.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=2_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    rng = random.Random(20261128)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        engine, targets, collect_seconds = build_haechi(directory, args.subjects)
+        connection, aead, ids = build_baseline(directory, args.subjects)
+        haechi_times: list[float] = []
+        baseline_times: list[float] = []
+        same_times: list[float] = []
+        time_haechi(engine, targets, 200, rng)  # warm caches on every side
+        time_baseline(connection, aead, ids, 200, rng)
+        time_same_schema(engine, targets, 200, rng)
+        for _ in range(args.rounds):
+            haechi_times.append(time_haechi(engine, targets, args.calls, rng))
+            baseline_times.append(time_baseline(connection, aead, ids, args.calls, rng))
+            same_times.append(time_same_schema(engine, targets, args.calls, rng))
+        engine.close()
+        connection.close()
+    haechi_us = statistics.median(haechi_times) * 1e6
+    baseline_us = statistics.median(baseline_times) * 1e6
+    same_us = statistics.median(same_times) * 1e6
+    table = Table(
+        title=f"use() on SQLite, {args.subjects:,} subjects, median of {args.rounds} rounds"
+    )
+    table.add_column("what")
+    table.add_column("µs/call", justify="right")
+    table.add_column("ops/s", justify="right")
+    table.add_row("Haechi Engine.use()", f"{haechi_us:.1f}", f"{1e6 / haechi_us:,.0f}")
+    table.add_row(
+        "baseline (sqlite3 + AES-GCM + log row)", f"{baseline_us:.1f}", f"{1e6 / baseline_us:,.0f}"
+    )
+    table.add_row(
+        "raw sqlite3, Haechi's schema and crypto", f"{same_us:.1f}", f"{1e6 / same_us:,.0f}"
+    )
+    table.add_row("ratio Haechi / baseline", f"{haechi_us / baseline_us:.2f}×", "target ≤ 2.00×")
+    table.add_row("ratio Haechi / same-schema raw", f"{haechi_us / same_us:.2f}×", "")
+    table.add_row(
+        "Engine.collect()",
+        f"{collect_seconds / args.subjects * 1e6:.1f}",
+        f"{args.subjects / collect_seconds:,.0f}",
+    )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

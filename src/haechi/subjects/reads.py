@@ -1,0 +1,169 @@
+"""The read path of ``use()``: decide, log, then decrypt — in one transaction.
+
+This is the hottest path of Haechi, so its statements are prepared once per dialect
+(:mod:`haechi.storage.prepared`) and run on the transaction's cursor: one SELECT
+gathers the collection, its holds, its wrapped key and its items; one INSERT records
+the decision. A refusal is returned rather than raised, so that the caller commits the
+audit event before raising it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Dialect
+
+from haechi.access.decision import Actor, CollectionState, CollectionView, decide
+from haechi.audit.events import event_values, prepared_insert
+from haechi.crypto.envelope import Sealer, item_context
+from haechi.crypto.keys import KeyProvider
+from haechi.errors import AccessDenied, HaechiError, NotFound
+from haechi.policy.schema import Policy
+from haechi.storage.prepared import PreparedStatement
+from haechi.storage.tables import collections, data_keys, holds, items, subjects
+
+__all__ = ["ItemReader", "ReadOutcome"]
+
+_ACTIVE_HOLDS = (
+    select(func.count())
+    .where(holds.c.collection_id == collections.c.id, holds.c.released_at.is_(None))
+    .correlate(collections)
+    .scalar_subquery()
+)
+
+_READ = (
+    select(
+        collections.c.id,
+        collections.c.state,
+        collections.c.expires_at,
+        collections.c.consented,
+        collections.c.collected_at,
+        _ACTIVE_HOLDS.label("active_holds"),
+        data_keys.c.wrapped,
+        items.c.name,
+        items.c.sealed,
+    )
+    .select_from(
+        collections.outerjoin(data_keys, data_keys.c.collection_id == collections.c.id).outerjoin(
+            items, items.c.collection_id == collections.c.id
+        )
+    )
+    .where(
+        collections.c.subject_id == bindparam("subject_id"),
+        collections.c.purpose == bindparam("purpose"),
+    )
+)
+_ID, _STATE, _EXPIRES, _CONSENTED, _COLLECTED, _HOLDS, _WRAPPED, _NAME, _SEALED = range(9)
+
+_SUBJECT = select(subjects.c.id).where(subjects.c.id == bindparam("subject_id"))
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    """A read's audit event, and either its values or the refusal to raise after commit."""
+
+    event_id: int
+    error: HaechiError | None
+    values: dict[str, str] = field(default_factory=dict)
+
+
+class ItemReader:
+    """Reads items for one dialect with statements prepared once."""
+
+    def __init__(self, dialect: Dialect):
+        self._read = PreparedStatement(_READ, dialect)
+        self._subject = PreparedStatement(_SUBJECT, dialect)
+        self._log = prepared_insert(dialect)
+
+    def read(
+        self,
+        cursor: Any,
+        *,
+        policy: Policy,
+        keys: KeyProvider,
+        actor: Actor,
+        subject_id: str,
+        purpose: str,
+        wanted: list[str] | None,
+        reason: str | None,
+        source_ip: str | None,
+        now: datetime,
+    ) -> ReadOutcome:
+        """Decide, record the decision, then (only if allowed) open the items."""
+        rows = self._read.fetch(
+            cursor, {"subject_id": subject_id, "purpose": purpose}, convert=False
+        )
+        chosen = _current_collection(rows, self._read.convert)
+        declared = policy.purpose(purpose)
+        if wanted is not None:
+            names = sorted(set(wanted))
+        else:
+            names = sorted(declared.all_items) if declared is not None else []
+        view = None
+        if chosen:
+            head = self._read.convert(chosen[0])
+            view = CollectionView(
+                state=CollectionState(head[_STATE]),
+                expires_at=head[_EXPIRES],
+                consented=bool(head[_CONSENTED]),
+                active_holds=int(head[_HOLDS]),
+            )
+        decision = decide(
+            actor=actor, policy=policy, purpose=purpose, items=names, collection=view, now=now
+        )
+        known = bool(rows) or bool(self._subject.fetch(cursor, {"subject_id": subject_id}))
+        event = event_values(
+            now=now,
+            actor=actor.name,
+            actor_kind=actor.kind,
+            action="view",
+            outcome="allowed" if decision.allowed and known else "denied",
+            code=(decision.reason.value if decision.reason else None) if known else "NOT_FOUND",
+            subject_id=subject_id if known else None,
+            collection_id=chosen[0][_ID] if chosen else None,
+            purpose=purpose,
+            items=names,
+            reason=reason,
+            source_ip=source_ip,
+        )
+        [(event_id,)] = self._log.fetch(cursor, event)
+        if not known:
+            error: HaechiError = NotFound(
+                "no such subject", field="subject_id", code="SUBJECT_NOT_FOUND"
+            )
+            return ReadOutcome(event_id, error)
+        if decision.reason is not None:
+            error = AccessDenied(decision.reason.value, decision.message, audit_event_id=event_id)
+            return ReadOutcome(event_id, error)
+        collection_id = chosen[0][_ID]
+        sealer = Sealer(keys.unwrap(bytes(chosen[0][_WRAPPED]), context=collection_id.encode()))
+        wanted_set = set(names)
+        values = {
+            row[_NAME]: sealer.open(
+                bytes(row[_SEALED]), context=item_context(collection_id, row[_NAME])
+            )
+            for row in chosen
+            if row[_NAME] in wanted_set
+        }
+        return ReadOutcome(event_id, None, values)
+
+
+def _current_collection(
+    rows: list[tuple[Any, ...]], convert: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """Rows of the live collection, else of the most recent destroyed one."""
+    groups: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        groups.setdefault(row[_ID], []).append(row)
+    if len(groups) <= 1:
+        return rows
+
+    def rank(group: list[tuple[Any, ...]]) -> tuple[bool, datetime]:
+        head = convert(group[0])
+        return (head[_STATE] != CollectionState.DESTROYED.value, head[_COLLECTED])
+
+    return max(groups.values(), key=rank)
