@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import ClauseElement, Select
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, ReturnsRows
 
 __all__ = ["PreparedStatement", "raw_transaction"]
 
@@ -28,6 +29,7 @@ class PreparedStatement:
 
     def __init__(self, statement: ClauseElement, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         self._names: Sequence[str] | None = (
             list(compiled.positiontup or []) if compiled.positional else None
@@ -37,10 +39,8 @@ class PreparedStatement:
             for name, bind in ((key, compiled.binds[key]) for key in compiled.binds)
         }
         columns: list[Any] = []
-        if isinstance(statement, Select):
-            columns = list(statement.selected_columns)
-        elif compiled.returning:
-            columns = list(compiled.returning)
+        if isinstance(statement, ReturnsRows):  # SELECT, or DML with RETURNING
+            columns = list(statement.exported_columns)
         processors = [
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
