@@ -23,7 +23,7 @@ from haechi.crypto.blind_index import BlindIndex
 from haechi.crypto.keys import KeyProvider, LocalKeyProvider
 from haechi.errors import AccessDenied, ConfigurationError, InvalidInput, NotFound
 from haechi.policy.loader import LoadedPolicy, load_policy
-from haechi.policy.schema import IdentifierFormat, ItemKind
+from haechi.policy.schema import IdentifierFormat, ItemKind, Policy
 from haechi.retention.destruction import ShredResult, shred_collection
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import current_revision, head_revision, upgrade
@@ -33,7 +33,7 @@ from haechi.subjects import service as subjects
 from haechi.subjects.reads import ItemReader
 from haechi.subjects.service import CollectionInfo, CollectResult, ConsentEvidence
 
-__all__ = ["SYSTEM", "Clock", "Engine", "utc_now"]
+__all__ = ["SYSTEM", "Clock", "Engine", "declared_finding_types", "utc_now"]
 
 Clock = Callable[[], datetime]
 
@@ -49,6 +49,23 @@ _UNIQUE_IDENTIFIERS = frozenset(
         IdentifierFormat.DRIVER_LICENSE.value,
     }
 )
+
+
+def declared_finding_types(policy: Policy) -> frozenset[str]:
+    """The scanner's finding types the policy declares an item for.
+
+    Emails and phones map to their kinds; identifier items to their format (``rrn``,
+    ``passport``…). IP addresses have no item kind, so they are never declared.
+    """
+    declared: set[str] = set()
+    for item in policy.items.values():
+        if item.kind is ItemKind.PHONE:
+            declared.add("phone")
+        elif item.kind is ItemKind.EMAIL:
+            declared.add("email")
+        elif item.kind is ItemKind.IDENTIFIER and item.format is not None:
+            declared.add(item.format.value)
+    return frozenset(declared)
 
 
 def utc_now() -> datetime:
@@ -170,14 +187,9 @@ class Engine:
     def _refuse_identifiers_in_text(self, values: Mapping[str, subjects.CleanValue]) -> None:
         if not self.settings.collect.refuse_identifiers_in_text:
             return
-        from haechi.discovery.scanner import find_identifiers
+        from haechi.discovery import find_identifiers
 
-        declared = {
-            item.format.value
-            for item in self.policy.policy.items.values()
-            if item.kind is ItemKind.IDENTIFIER and item.format is not None
-        }
-        refused = _UNIQUE_IDENTIFIERS - declared
+        refused = _UNIQUE_IDENTIFIERS - declared_finding_types(self.policy.policy)
         for name, value in values.items():
             if self.policy.policy.items[name].kind is not ItemKind.TEXT:
                 continue

@@ -141,3 +141,11 @@ def test_columns_count_characters_not_bytes() -> None:
     """It gives the column in characters on a line with Korean text."""
     finding = Scanner(engine="re").scan_text("가나다 010-2345-6789")[0]
     assert finding.location.column == 5
+
+
+def test_comma_separated_fields_are_separate_values() -> None:
+    """It finds identifiers in adjacent CSV fields: a comma ends a value."""
+    from haechi.discovery import Scanner
+
+    found = Scanner().scan_text("Kim,900101-1234568,010-2345-6789,10.1.2.3,ok")
+    assert sorted(finding.type for finding in found) == ["ip_address", "phone", "rrn"]

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from haechi.access.staff import Role, create_staff
+from haechi.cli.scan import scan
 from haechi.config import SETTINGS_FILE, Settings
 from haechi.crypto.keys import create_master_key_file
 from haechi.engine import Engine
@@ -39,6 +40,7 @@ policy_app = typer.Typer(help="Check and inspect policy files.", no_args_is_help
 tokens_app = typer.Typer(help="API tokens for services, limited to purposes.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(tokens_app, name="tokens")
+app.command("scan")(scan)
 
 out = Console()
 err = Console(stderr=True)

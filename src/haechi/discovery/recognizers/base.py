@@ -33,9 +33,11 @@ __all__ = [
 ]
 
 # No ASCII letter or digit may touch a value on either side, nor may it continue a
-# decimal number ("1,234" or "3.14"): both would make the value part of something else.
-LEFT_EDGE = rb"(?<![0-9A-Za-z])(?<![0-9][.,])"
-RIGHT_EDGE = rb"(?![0-9A-Za-z])(?![.,][0-9])"
+# decimal number ("3.14"): both would make the value part of something else. A comma
+# is a field separator as often as a thousands separator (CSV files), so it ends a
+# value rather than joining it to its neighbour.
+LEFT_EDGE = rb"(?<![0-9A-Za-z])(?<![0-9][.])"
+RIGHT_EDGE = rb"(?![0-9A-Za-z])(?![.][0-9])"
 # The same edges, loosened to what Hyperscan can say without look-arounds.
 TRIGGER_LEFT = rb"(?:^|[^0-9A-Za-z\n])"
 TRIGGER_RIGHT = rb"(?:[^0-9A-Za-z\n]|$)"

@@ -31,7 +31,7 @@ class IpAddressRecognizer(RegexRecognizer):
 
     name = "ip_address"
     label = "IP address"
-    left_edge: ClassVar[bytes] = rb"(?<![0-9A-Za-z.:])(?<![0-9][.,])"
+    left_edge: ClassVar[bytes] = rb"(?<![0-9A-Za-z.:])"
     right_edge: ClassVar[bytes] = rb"(?![0-9A-Za-z:])(?![.][0-9])"
     pattern: ClassVar[bytes] = (
         rb"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
