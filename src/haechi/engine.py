@@ -21,7 +21,7 @@ from haechi.audit.events import AuditEvent, list_events, record_event
 from haechi.config import Settings
 from haechi.crypto.blind_index import BlindIndex
 from haechi.crypto.keys import KeyProvider, LocalKeyProvider
-from haechi.errors import AccessDenied, ConfigurationError, InvalidInput, NotFound
+from haechi.errors import AccessDenied, ConfigurationError, InvalidInput
 from haechi.policy.loader import LoadedPolicy, load_policy
 from haechi.policy.schema import IdentifierFormat, ItemKind, Policy
 from haechi.retention.destruction import ShredResult, shred_collection
@@ -32,6 +32,7 @@ from haechi.storage.tables import policy_versions
 from haechi.subjects import service as subjects
 from haechi.subjects.reads import ItemReader
 from haechi.subjects.service import CollectionInfo, CollectResult, ConsentEvidence
+from haechi.subjects.values import CleanValue
 
 __all__ = ["SYSTEM", "Clock", "Engine", "declared_finding_types", "utc_now"]
 
@@ -184,7 +185,7 @@ class Engine:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _refuse_identifiers_in_text(self, values: Mapping[str, subjects.CleanValue]) -> None:
+    def _refuse_identifiers_in_text(self, values: Mapping[str, CleanValue]) -> None:
         if not self.settings.collect.refuse_identifiers_in_text:
             return
         from haechi.discovery import find_identifiers
@@ -463,9 +464,3 @@ class Engine:
         """The newest audit events."""
         with self.transaction() as connection:
             return list_events(connection, subject_id=subject_id, limit=limit)
-
-    def require_subject(self, subject_id: str) -> None:
-        """Raise NotFound unless the subject exists."""
-        with self.transaction() as connection:
-            if not subjects._subject_exists(connection, subject_id):
-                raise NotFound("no such subject", field="subject_id", code="SUBJECT_NOT_FOUND")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from haechi.policy import demo_policy_text
 from tests.cli.test_cli import haechi
+
+from haechi.policy import demo_policy_text
 
 ROWS = "name,rrn,phone,note\nKim,900101-1234568,010-2345-6789,ok\nLee,,02-555-0199,paid\n"
 
