@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 __all__ = [
     "SETTINGS_FILE",
+    "AuditSettings",
     "CollectSettings",
     "DatabaseSettings",
     "KeySettings",
@@ -91,6 +92,33 @@ class CollectSettings(BaseModel):
     )
 
 
+class AuditSettings(BaseModel):
+    """The tamper-evident access log and its monitors."""
+
+    seal_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="How often `haechi serve` seals new events under a signed tree head.",
+    )
+    seal_batch: int = Field(
+        default=50_000, ge=1, description="Most events sealed under one tree head."
+    )
+    seal_margin_seconds: int = Field(
+        default=600,
+        ge=1,
+        description=(
+            "Age after which an unsealed event id can no longer appear (longest transaction); "
+            "the sealer keeps looking for stragglers younger than this."
+        ),
+    )
+    large_installation_subjects: int = Field(
+        default=50_000,
+        ge=1,
+        description="From this many subjects the access log is kept at least two years.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one installation."""
 
@@ -112,6 +140,7 @@ class Settings(BaseSettings):
     keys: KeySettings = Field(default_factory=KeySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -156,6 +185,11 @@ class Settings(BaseSettings):
     def policy_path(self) -> Path:
         """The policy file in use."""
         return self.policy_file or self.data_dir / "policy.toml"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The tree-head signing key, beside the master key."""
+        return self.master_key_path.parent / "signing.key"
 
     @property
     def master_key_path(self) -> Path:

@@ -8,27 +8,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.exc import IntegrityError
 
 from haechi.access.decision import Actor, Reason
 from haechi.access.tokens import TokenInfo, authenticate, create_token, list_tokens, revoke_token
 from haechi.audit.events import AuditEvent, list_events, record_event
+from haechi.audit.prune import PruneResult, prune_log
+from haechi.audit.sealer import SealResult, lock_sealer, row_to_head, seal, seal_on
+from haechi.audit.signing import HeadSigner, TreeHead
+from haechi.audit.verify import (
+    ConsistencyProof,
+    InclusionProof,
+    VerifyReport,
+    prove_consistency,
+    prove_inclusion,
+    verify_log,
+)
 from haechi.config import Settings
 from haechi.crypto.blind_index import BlindIndex
 from haechi.crypto.keys import KeyProvider, LocalKeyProvider
 from haechi.errors import AccessDenied, ConfigurationError, InvalidInput
+from haechi.policy.durations import Period, parse_period
 from haechi.policy.loader import LoadedPolicy, load_policy
 from haechi.policy.schema import IdentifierFormat, ItemKind, Policy
 from haechi.retention.destruction import ShredResult, shred_collection
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import current_revision, head_revision, upgrade
 from haechi.storage.prepared import raw_transaction
-from haechi.storage.tables import policy_versions
+from haechi.storage.tables import policy_versions, tree_heads
+from haechi.storage.tables import subjects as subjects_table
 from haechi.subjects import service as subjects
 from haechi.subjects.reads import ItemReader
 from haechi.subjects.service import CollectionInfo, CollectResult, ConsentEvidence
@@ -85,10 +98,14 @@ class Engine:
         keys: KeyProvider,
         settings: Settings | None = None,
         clock: Clock = utc_now,
+        signer: HeadSigner | None = None,
     ):
         self.database = database
         self.policy = policy
         self.keys = keys
+        # Without a signing key (a library user's in-memory engine) heads are signed
+        # with a throwaway key: the log still verifies within this process.
+        self.signer = signer or HeadSigner.generate()
         self.settings = settings or Settings()
         self.clock = clock
         self._index = BlindIndex(keys.derive("blind-index-v1"))
@@ -100,12 +117,20 @@ class Engine:
         """Open the installation described by ``settings``, migrating its database."""
         policy = load_policy(settings.policy_path)
         keys = LocalKeyProvider.from_file(settings.master_key_path)
+        signer = HeadSigner.from_file(settings.signing_key_path)
         database = create_db_engine(settings.database_url, echo=settings.database.echo)
         if migrate:
             upgrade(database)
         elif current_revision(database) != head_revision():
             raise ConfigurationError("the database schema is not current; run `haechi migrate`")
-        return cls(database=database, policy=policy, keys=keys, settings=settings, clock=clock)
+        return cls(
+            database=database,
+            policy=policy,
+            keys=keys,
+            settings=settings,
+            clock=clock,
+            signer=signer,
+        )
 
     def close(self) -> None:
         """Release database connections."""
@@ -464,3 +489,83 @@ class Engine:
         """The newest audit events."""
         with self.transaction() as connection:
             return list_events(connection, subject_id=subject_id, limit=limit)
+
+    # -- the tamper-evident log ---------------------------------------------------
+
+    def seal(self) -> SealResult:
+        """Seal committed events under a new signed tree head (if any are waiting)."""
+        audit = self.settings.audit
+        return seal(
+            self.database,
+            self.signer,
+            now=self.clock,
+            batch=audit.seal_batch,
+            margin=timedelta(seconds=audit.seal_margin_seconds),
+        )
+
+    def seal_all(self) -> int:
+        """Seal until nothing is waiting; return how many events were sealed."""
+        total = 0
+        while True:
+            result = self.seal()
+            total += result.sealed
+            if result.sealed < self.settings.audit.seal_batch:
+                return total
+
+    def verify_log(self, *, witness: list[TreeHead] | None = None) -> VerifyReport:
+        """Recompute every leaf and root; check every head (and a witness's heads)."""
+        with self.database.connect() as connection:
+            return verify_log(connection, self.signer, witness=witness or [])
+
+    def prove(self, event_id: int) -> InclusionProof:
+        """The inclusion proof of one event in the newest tree head."""
+        with self.database.connect() as connection:
+            return prove_inclusion(connection, event_id)
+
+    def consistency(self, old: int, new: int) -> ConsistencyProof:
+        """The consistency proof between two tree heads."""
+        with self.database.connect() as connection:
+            return prove_consistency(connection, old, new)
+
+    def tree_heads(self) -> list[TreeHead]:
+        """Every signed tree head, oldest first."""
+        with self.database.connect() as connection:
+            rows = connection.execute(select(tree_heads).order_by(tree_heads.c.size))
+            return [row_to_head(row) for row in rows]
+
+    def subject_count(self) -> int:
+        """How many subjects the installation holds."""
+        with self.database.connect() as connection:
+            return int(
+                connection.execute(select(func.count()).select_from(subjects_table)).scalar_one()
+            )
+
+    def log_retention(self) -> Period:
+        """The access log's retention: the policy's, raised to two years for large holders."""
+        declared = self.policy.policy.access_log.retention_period
+        if self.subject_count() >= self.settings.audit.large_installation_subjects:
+            floor = parse_period("P2Y")
+            if floor.approx_days > declared.approx_days:
+                return floor
+        return declared
+
+    def prune_log(self, *, now: datetime | None = None) -> PruneResult:
+        """Remove access-log events older than the retention, at a sealed boundary."""
+        moment = now or self.clock()
+        cutoff = self.log_retention().before(moment)
+        with self.transaction() as connection:
+            lock_sealer(connection)
+            # Seal what is waiting first, so that the new boundary's head is current.
+            seal_on(connection, self.signer, now=self.clock, batch=self.settings.audit.seal_batch)
+            result = prune_log(connection, cutoff=cutoff)
+            if result.events_removed:
+                record_event(
+                    connection,
+                    now=moment,
+                    actor="system",
+                    actor_kind="system",
+                    action="log_prune",
+                    reason=f"removed {result.events_removed} events below leaf {result.boundary}",
+                )
+                seal_on(connection, self.signer, now=self.clock, batch=1)
+            return result

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from haechi.access.staff import Role, create_staff
+from haechi.audit.signing import create_signing_key_file
 from haechi.cli.scan import scan
 from haechi.config import SETTINGS_FILE, Settings
 from haechi.crypto.keys import create_master_key_file
@@ -94,6 +95,9 @@ def initialise(settings: Settings, *, database: str | None) -> str:
     key_path = data_dir / "master.key"
     if not key_path.exists():
         create_master_key_file(key_path)
+    signing_path = data_dir / "signing.key"
+    if not signing_path.exists():
+        create_signing_key_file(signing_path)
     with (data_dir / SETTINGS_FILE).open("wb") as handle:
         handle.write(b"# Haechi settings; HAECHI__SECTION__FIELD variables override them.\n")
         tomli_w.dump(file_settings, handle)
@@ -128,7 +132,10 @@ def init(
     """Create a data directory: settings, demo policy, master key, database, first officer."""
     settings = _settings(data_dir, database)
     password = initialise(settings, database=database)
-    out.print(f"Initialised [bold]{data_dir}[/bold] (policy.toml, master.key, {SETTINGS_FILE}).")
+    out.print(
+        f"Initialised [bold]{data_dir}[/bold] "
+        f"(policy.toml, master.key, signing.key, {SETTINGS_FILE})."
+    )
     _print_password(password)
 
 

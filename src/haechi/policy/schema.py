@@ -185,6 +185,11 @@ class AccessLogRules(_Strict):
             )
         return value
 
+    @cached_property
+    def retention_period(self) -> Period:
+        """The retention as a calendar period."""
+        return parse_period(self.retention)
+
 
 class Policy(_Strict):
     """A whole policy file."""

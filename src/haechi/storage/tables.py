@@ -8,6 +8,7 @@ and audit events name items, never their values.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -23,18 +24,24 @@ from sqlalchemy import (
 from haechi.storage.types import UtcDateTime
 
 __all__ = [
+    "alerts",
     "api_tokens",
     "audit_events",
+    "audit_leaves",
+    "audit_prune_permits",
+    "audit_reviews",
     "collections",
     "consents",
     "data_keys",
     "holds",
     "items",
     "metadata",
+    "monitor_cursors",
     "policy_versions",
     "staff",
     "subject_lookups",
     "subjects",
+    "tree_heads",
 ]
 
 metadata = MetaData(
@@ -177,4 +184,72 @@ staff = Table(
     Column("password_hash", String(200), nullable=False),
     Column("must_change_password", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+# -- the tamper-evident log --------------------------------------------------------
+
+audit_leaves = Table(
+    "audit_leaves",
+    metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", Integer, nullable=False, unique=True),
+    Column("leaf_hash", LargeBinary(32), nullable=False, comment="SHA-256(0x00 ‖ entry)"),
+)
+
+tree_heads = Table(
+    "tree_heads",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("signed_at", UtcDateTime, nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+    Column("compact", LargeBinary, nullable=False, comment="Right-edge subtree roots at size"),
+    Column("pruned_below", BigInteger, nullable=False, comment="First leaf kept; signed"),
+    Column(
+        "sealed_through",
+        Integer,
+        nullable=False,
+        comment="Every event with a smaller or equal id is sealed by this head",
+    ),
+)
+
+audit_prune_permits = Table(
+    "audit_prune_permits",
+    metadata,
+    Column("upto_event", Integer, primary_key=True, autoincrement=False),
+    Column("upto_leaf", BigInteger, nullable=False),
+    comment="Rows live only inside a prune transaction: they let its deletions through",
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("raised_at", UtcDateTime, nullable=False),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("window_end", UtcDateTime, nullable=False),
+    Column("detail", Text, nullable=False, comment="JSON: counts and event ids, never values"),
+    Column("mailed_at", UtcDateTime, nullable=True),
+    Index(None, "raised_at"),
+)
+
+monitor_cursors = Table(
+    "monitor_cursors",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("last_event_id", Integer, nullable=False),
+)
+
+audit_reviews = Table(
+    "audit_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("month", String(7), nullable=False, index=True),
+    Column("reviewer", String(100), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("notes", Text, nullable=False),
 )

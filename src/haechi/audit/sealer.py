@@ -1,0 +1,165 @@
+"""The sealer: gives committed audit events dense leaf indices and signs tree heads.
+
+Events are inserted by whoever acts, in their own transactions. The sealer picks up
+the committed events not yet sealed, in id order, appends their leaf hashes to the
+Merkle tree, and writes the leaves and a new signed tree head in one transaction.
+On PostgreSQL an advisory lock makes one sealer run at a time, however many servers
+run one; the unique constraints on leaf index and event id make double sealing
+impossible even without it.
+
+``sealed_through`` is a watermark: every event with an id up to it is sealed. Ids
+come from a sequence, so on PostgreSQL an event may commit after a later id has been
+sealed; the watermark therefore only passes events older than a safety margin, and
+the sealer always looks above it for stragglers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, select
+
+from haechi.audit.canonical import EVENT_FIELDS, encode_event
+from haechi.audit.merkle import CompactRange, leaf_hash
+from haechi.audit.signing import HeadSigner, TreeHead
+from haechi.storage.tables import audit_events, audit_leaves, tree_heads
+
+__all__ = ["LOCK_KEY", "SealResult", "latest_head", "lock_sealer", "row_to_head", "seal", "seal_on"]
+
+# An arbitrary 64-bit key naming the sealer's advisory lock.
+LOCK_KEY = 0x4841_4543_4849_5345  # "HAECHISE"
+ZERO_HASH = bytes(32)
+
+_EVENT_COLUMNS = [audit_events.c[name] for name in EVENT_FIELDS]
+_UNSEALED = (
+    select(*_EVENT_COLUMNS)
+    .where(
+        audit_events.c.id > bindparam("watermark"),
+        ~exists().where(audit_leaves.c.event_id == audit_events.c.id),
+    )
+    .order_by(audit_events.c.id)
+    .limit(bindparam("batch"))
+)
+_LATEST = select(tree_heads).order_by(tree_heads.c.size.desc()).limit(1)
+
+
+@dataclass(frozen=True)
+class SealResult:
+    """What one sealing round did."""
+
+    head: TreeHead | None
+    sealed: int
+    locked_out: bool = False
+
+
+def row_to_head(row: Any) -> TreeHead:
+    """A tree head from its table row."""
+    return TreeHead(
+        size=int(row.size),
+        root=bytes(row.root),
+        signed_at=row.signed_at,
+        prev_hash=bytes(row.prev_hash),
+        key_id=row.key_id,
+        signature=bytes(row.signature),
+        pruned_below=int(row.pruned_below),
+    )
+
+
+def latest_head(connection: Connection) -> Any:
+    """The newest tree-head row, or None before the first seal."""
+    return connection.execute(_LATEST).first()
+
+
+def lock_sealer(connection: Connection) -> None:
+    """Take the sealer's lock for this transaction, waiting for another holder."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+
+
+def _try_lock(connection: Connection) -> bool:
+    if connection.dialect.name != "postgresql":
+        return True  # SQLite: the transaction's write lock already excludes others
+    return bool(connection.execute(select(func.pg_try_advisory_xact_lock(LOCK_KEY))).scalar())
+
+
+def seal(
+    database: Engine,
+    signer: HeadSigner,
+    *,
+    now: Callable[[], datetime],
+    batch: int = 50_000,
+    margin: timedelta = timedelta(minutes=10),
+) -> SealResult:
+    """Seal up to ``batch`` committed events under a new signed tree head."""
+    with database.begin() as connection:
+        if not _try_lock(connection):
+            return SealResult(None, 0, locked_out=True)
+        return seal_on(connection, signer, now=now, batch=batch, margin=margin)
+
+
+def seal_on(
+    connection: Connection,
+    signer: HeadSigner,
+    *,
+    now: Callable[[], datetime],
+    batch: int = 50_000,
+    margin: timedelta = timedelta(minutes=10),
+) -> SealResult:
+    """Seal inside the caller's transaction (which must hold the sealer's lock)."""
+    previous = latest_head(connection)
+    if previous is None:
+        compact, watermark, prev_hash = CompactRange(), 0, ZERO_HASH
+    else:
+        compact = CompactRange.decode(int(previous.size), bytes(previous.compact))
+        watermark = int(previous.sealed_through)
+        prev_hash = row_to_head(previous).digest()
+    rows = connection.execute(_UNSEALED, {"watermark": watermark, "batch": batch}).all()
+    if not rows:
+        return SealResult(None, 0)
+    leaves = []
+    for row in rows:
+        digest = leaf_hash(encode_event(row))
+        leaves.append({"leaf_index": compact.size, "event_id": row.id, "leaf_hash": digest})
+        compact.append(digest)
+    connection.execute(insert(audit_leaves), leaves)
+    moment = now()
+    cutoff = moment - margin
+    if len(rows) < batch:
+        # Every visible event above the watermark is now sealed.
+        candidate = connection.execute(
+            select(func.max(audit_events.c.id)).where(
+                audit_events.c.id > watermark, audit_events.c.occurred_at <= cutoff
+            )
+        ).scalar()
+    else:
+        old = [row.id for row in rows if row.occurred_at <= cutoff]
+        candidate = max(old) if old else None
+    sealed_through = max(watermark, int(candidate or 0))
+    first_leaf = connection.execute(select(func.min(audit_leaves.c.leaf_index))).scalar()
+    head = signer.sign(
+        TreeHead(
+            size=compact.size,
+            root=compact.root(),
+            signed_at=moment,
+            prev_hash=prev_hash,
+            key_id=signer.key_id,
+            pruned_below=int(first_leaf or 0),
+        )
+    )
+    connection.execute(
+        insert(tree_heads).values(
+            size=head.size,
+            root=head.root,
+            signed_at=head.signed_at,
+            prev_hash=head.prev_hash,
+            key_id=head.key_id,
+            signature=head.signature,
+            compact=compact.encode(),
+            pruned_below=head.pruned_below,
+            sealed_through=sealed_through,
+        )
+    )
+    return SealResult(head, len(rows))

@@ -1,0 +1,311 @@
+"""The sealed log: dense leaves, chained signed heads, proofs, witnesses, pruning, tampering."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection, select, text
+from tests.conftest import Database, FakeClock
+
+from haechi import Actor, ConsentEvidence, Engine
+from haechi.audit.canonical import EVENT_FIELDS, encode_event
+from haechi.audit.merkle import leaf_hash
+from haechi.audit.signing import TreeHead
+from haechi.audit.verify import verify_log
+from haechi.storage.tables import audit_events, audit_leaves
+
+YES = ConsentEvidence(granted=True, method="web-form")
+CRM = Actor(name="crm", kind="token", purposes=frozenset({"service", "marketing"}))
+
+
+def activity(engine: Engine, person: dict[str, str], rounds: int) -> None:
+    """Collections and reads: a few events per round."""
+    for index in range(rounds):
+        who = {**person, "email": f"person{index}@example.kr", "contact": f"010-3000-{index:04d}"}
+        result = engine.collect(purpose="service", items=who, consent=YES)
+        engine.use(actor=CRM, subject_id=result.subject_id, purpose="service", items=["name"])
+
+
+@pytest.fixture
+def sealed(engine: Engine, person: dict[str, str], clock: FakeClock) -> Engine:
+    """A log of 24 events under three heads."""
+    for _ in range(3):
+        activity(engine, person, 4)
+        clock.advance(seconds=1)
+        assert engine.seal().head is not None
+    return engine
+
+
+def test_sealing_assigns_dense_leaves_under_chained_heads(sealed: Engine) -> None:
+    """It seals every event once, in order, under signed heads that chain."""
+    heads = sealed.tree_heads()
+    assert [head.size for head in heads] == [8, 16, 24]
+    assert all(sealed.signer.verify(head) for head in heads)
+    assert heads[1].prev_hash == heads[0].digest()
+    with sealed.database.connect() as connection:
+        indices = connection.execute(
+            select(audit_leaves.c.leaf_index).order_by(audit_leaves.c.leaf_index)
+        ).scalars()
+        assert list(indices) == list(range(24))
+    report = sealed.verify_log()
+    assert report.ok, report.problems
+    assert (report.size, report.heads, report.leaves_checked) == (24, 3, 24)
+
+
+def test_nothing_to_seal_makes_no_head(sealed: Engine) -> None:
+    """It signs no new head when no event is waiting."""
+    assert sealed.seal().head is None
+    assert len(sealed.tree_heads()) == 3
+
+
+def test_inclusion_and_consistency_proofs(sealed: Engine) -> None:
+    """It proves each event's inclusion and each pair of heads' consistency."""
+    for event in sealed.events(limit=24):
+        proof = sealed.prove(event.id)
+        assert proof.verify()
+    assert sealed.consistency(8, 24).verify()
+    assert sealed.consistency(16, 24).verify()
+
+
+def test_encoding_is_stable_across_a_database_round_trip(sealed: Engine) -> None:
+    """It re-encodes stored events to exactly the bytes that were sealed."""
+    with sealed.database.connect() as connection:
+        rows = connection.execute(
+            select(audit_leaves.c.leaf_hash, *[audit_events.c[n] for n in EVENT_FIELDS]).join(
+                audit_events, audit_events.c.id == audit_leaves.c.event_id
+            )
+        ).all()
+    assert all(leaf_hash(encode_event(row[1:])) == bytes(row[0]) for row in rows)
+
+
+# -- tampering ---------------------------------------------------------------------
+
+TRIGGERS = {
+    "sqlite": [
+        "audit_events_no_update",
+        "audit_events_delete_needs_permit",
+        "audit_leaves_no_update",
+        "audit_leaves_delete_needs_permit",
+        "tree_heads_no_update",
+        "tree_heads_no_delete",
+    ],
+    "postgresql": [
+        "audit_events_append_only ON audit_events",
+        "audit_leaves_append_only ON audit_leaves",
+        "tree_heads_append_only ON tree_heads",
+    ],
+}
+
+
+@contextmanager
+def attacker(database: Database) -> Iterator[Connection]:
+    """A connection with the append-only triggers dropped, rolled back afterwards."""
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    try:
+        for trigger in TRIGGERS[database.backend]:
+            connection.execute(text(f"DROP TRIGGER {trigger}"))
+        yield connection
+    finally:
+        transaction.rollback()
+        connection.close()
+
+
+def event_of_leaf(connection: Connection, index: int) -> int:
+    return int(
+        connection.execute(
+            select(audit_leaves.c.event_id).where(audit_leaves.c.leaf_index == index)
+        ).scalar_one()
+    )
+
+
+FIELDS = ["actor", "action", "purpose", "items", "reason", "outcome", "code", "source_ip"]
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(["field", "delete", "delete-leaf", "swap", "splice", "truncate"]),
+    index=st.integers(min_value=0, max_value=23),
+    other=st.integers(min_value=0, max_value=23),
+    field=st.sampled_from(FIELDS),
+)
+def test_every_single_tamper_is_detected(
+    sealed: Engine, database: Database, kind: str, index: int, other: int, field: str
+) -> None:
+    """It detects any change, deletion, insertion or reordering of a sealed event."""
+    with attacker(database) as connection:
+        victim = event_of_leaf(connection, index)
+        exact = True
+        if kind == "field":
+            connection.execute(
+                text(f"UPDATE audit_events SET {field} = 'forged' WHERE id = :id"), {"id": victim}
+            )
+        elif kind == "delete":
+            connection.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": victim})
+        elif kind == "delete-leaf":
+            connection.execute(text("DELETE FROM audit_leaves WHERE leaf_index = :i"), {"i": index})
+            connection.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": victim})
+        elif kind == "swap":
+            if other == index:
+                other = (index + 1) % 24
+            second = event_of_leaf(connection, other)
+            # Exchange which event each leaf points at: a reordering of the log.
+            connection.execute(
+                text("UPDATE audit_leaves SET event_id = -1 WHERE event_id = :a"), {"a": victim}
+            )
+            connection.execute(
+                text("UPDATE audit_leaves SET event_id = :a WHERE event_id = :b"),
+                {"a": victim, "b": second},
+            )
+            connection.execute(
+                text("UPDATE audit_leaves SET event_id = :b WHERE event_id = -1"), {"b": second}
+            )
+            index = min(index, other)
+        elif kind == "splice":
+            # Insert a well-formed forged event at `index`, shifting later leaves.
+            forged = connection.execute(
+                text(
+                    "INSERT INTO audit_events (occurred_at, actor, actor_kind, action, items, "
+                    "outcome) SELECT occurred_at, 'ghost', 'staff', 'view', '[]', 'allowed' "
+                    "FROM audit_events WHERE id = :id RETURNING id"
+                ),
+                {"id": victim},
+            ).scalar_one()
+            connection.execute(
+                text(
+                    "UPDATE audit_leaves SET leaf_index = leaf_index + 1000 WHERE leaf_index >= :i"
+                ),
+                {"i": index},
+            )
+            connection.execute(
+                text(
+                    "UPDATE audit_leaves SET leaf_index = leaf_index - 999 WHERE leaf_index >= 1000"
+                )
+            )
+            row = connection.execute(
+                select(*[audit_events.c[n] for n in EVENT_FIELDS]).where(
+                    audit_events.c.id == forged
+                )
+            ).one()
+            connection.execute(
+                audit_leaves.insert().values(
+                    leaf_index=index, event_id=forged, leaf_hash=leaf_hash(encode_event(row))
+                )
+            )
+            exact = False
+        else:  # truncate: drop the newest leaves and their events
+            connection.execute(
+                text("DELETE FROM audit_leaves WHERE leaf_index >= :i"), {"i": index}
+            )
+        report = verify_log(connection, sealed.signer)
+    assert not report.ok
+    assert report.first_bad_leaf is not None
+    if exact:
+        assert report.first_bad_leaf == index
+    else:
+        assert report.first_bad_leaf <= index
+
+
+def test_a_forged_head_signature_is_detected(sealed: Engine, database: Database) -> None:
+    """It refuses a head whose root was replaced, even with the leaves untouched."""
+    with attacker(database) as connection:
+        connection.execute(text("UPDATE tree_heads SET root = prev_hash WHERE size = 16"))
+        report = verify_log(connection, sealed.signer)
+    assert not report.ok
+    assert any("bad signature" in problem for problem in report.problems)
+
+
+def test_a_witness_catches_a_rewritten_and_resigned_log(
+    sealed: Engine, database: Database, clock: FakeClock
+) -> None:
+    """It catches a log rebuilt with the real key when a witness holds an older head."""
+    witness = [TreeHead.from_json(head.to_json()) for head in sealed.tree_heads()[:2]]
+    assert sealed.verify_log(witness=witness).ok
+    # Someone with the signing key rewrites event 3 and re-seals the whole log.
+    with attacker(database) as connection:
+        victim = event_of_leaf(connection, 3)
+        connection.execute(
+            text("UPDATE audit_events SET actor = 'nobody' WHERE id = :id"), {"id": victim}
+        )
+        connection.execute(text("DELETE FROM audit_leaves"))
+        connection.execute(text("DELETE FROM tree_heads"))
+        connection.commit()
+    sealed.seal_all()
+    assert sealed.verify_log().ok  # self-consistent on its own…
+    report = sealed.verify_log(witness=witness)
+    assert not report.ok  # …but not with what the witness saw
+    assert any("does not match" in problem for problem in report.problems)
+
+
+def test_a_witness_catches_a_truncated_log(sealed: Engine) -> None:
+    """It refuses a log shorter than a head the witness holds."""
+    witness = [TreeHead.from_json({**sealed.tree_heads()[-1].to_json(), "size": 99})]
+    report = sealed.verify_log(witness=witness)
+    assert not report.ok
+
+
+def test_pruning_keeps_what_remains_verifiable(
+    sealed: Engine, person: dict[str, str], clock: FakeClock
+) -> None:
+    """It removes events past retention at a sealed boundary; the rest still verifies."""
+    clock.advance(days=400)
+    activity(sealed, person, 2)
+    sealed.seal()
+    result = sealed.prune_log()
+    assert result.boundary == 24
+    assert result.events_removed == 24
+    sealed.seal()  # the prune itself is an event
+    report = sealed.verify_log()
+    assert report.ok, report.problems
+    assert report.pruned_below == 24
+    assert report.leaves_checked == report.size - 24
+    witness = sealed.tree_heads()[:1]
+    assert sealed.verify_log(witness=witness).ok
+
+
+def test_pruning_refuses_to_touch_recent_events(sealed: Engine, clock: FakeClock) -> None:
+    """It removes nothing younger than the retention."""
+    clock.advance(days=200)
+    assert sealed.prune_log().events_removed == 0
+
+
+def test_log_retention_rises_to_two_years_for_large_installations(
+    sealed: Engine, person: dict[str, str]
+) -> None:
+    """It keeps the log two years once the installation holds the threshold of subjects."""
+    assert str(sealed.log_retention()) == "P1Y"
+    sealed.settings.audit.large_installation_subjects = 3
+    assert str(sealed.log_retention()) == "P2Y"
+
+
+def test_concurrent_sealers_never_seal_twice(
+    engine: Engine, person: dict[str, str], clock: FakeClock
+) -> None:
+    """It gives every event exactly one leaf when several sealers race."""
+    activity(engine, person, 10)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for _ in range(5):
+                engine.seal()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    engine.seal_all()
+    report = engine.verify_log()
+    assert report.ok, report.problems
+    assert report.size == len(engine.events(limit=1000))
