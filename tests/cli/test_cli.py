@@ -118,7 +118,7 @@ def test_tokens_create_list_revoke(installation: list[str]) -> None:
 
 
 def test_readme_tour_over_http(installation: list[str], person: dict[str, str]) -> None:
-    """It serves the API: a token collects for a purpose, then reads the items back."""
+    """It serves the API: collect, read back, refuse another purpose, seal the log."""
     secret = haechi(
         "tokens", "create", "--name", "crm", "--purpose", "service", *installation
     ).stdout.strip()
@@ -157,3 +157,7 @@ def test_readme_tour_over_http(installation: list[str], person: dict[str, str]) 
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # The server seals what it logged, at the latest on its way out.
+    verified = haechi("audit", "verify", "--json", *installation)
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["size"] >= 4

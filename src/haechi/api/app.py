@@ -19,11 +19,13 @@ from haechi.api.schemas import (
     ItemsPublic,
     LookupIn,
     LookupOut,
+    TreeHeadOut,
     WithdrawIn,
 )
 from haechi.config import Settings
 from haechi.engine import Engine
 from haechi.errors import PermissionDenied
+from haechi.jobs import BackgroundJobs
 from haechi.subjects.service import ConsentEvidence
 
 __all__ = ["create_app"]
@@ -153,14 +155,37 @@ def lookup(body: LookupIn, engine: EngineDep, actor: ActorDep, ip: IpDep) -> Loo
     )
 
 
+@router.get("/audit/heads", response_model=list[TreeHeadOut])
+def tree_heads(
+    engine: EngineDep, since: Annotated[int, Query(ge=0, description="Only larger heads.")] = 0
+) -> list[TreeHeadOut]:
+    """Signed tree heads of the access log (public: sizes, roots and signatures only)."""
+    return [
+        TreeHeadOut.model_validate(head.to_json())
+        for head in engine.tree_heads()
+        if head.size > since
+    ]
+
+
+@router.get("/audit/events/{event_id}/proof")
+def event_proof(event_id: int, engine: EngineDep, actor: ActorDep) -> dict[str, object]:
+    """Inclusion proof of one audit event in the newest signed head."""
+    return engine.prove(event_id).to_json()
+
+
 @router.get("/health", include_in_schema=False)
 def health() -> dict[str, str]:
     """Liveness probe."""
     return {"status": "ok"}
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    """The application; opens an engine from ``settings`` unless one is given."""
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, jobs: bool = False
+) -> FastAPI:
+    """The application; opens an engine from ``settings`` unless one is given.
+
+    With ``jobs`` the server also runs the background jobs (sealing the log…).
+    """
     if engine is None and settings is None:
         raise ValueError("create_app needs settings or an engine")
 
@@ -168,9 +193,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         app.state.engine = engine if engine is not None else Engine.open(settings)  # type: ignore[arg-type]
+        background = BackgroundJobs.for_engine(app.state.engine) if jobs else None
+        if background is not None:
+            background.start()
         try:
             yield
         finally:
+            if background is not None:
+                background.stop()
             if owned:
                 app.state.engine.close()
 

@@ -93,3 +93,15 @@ class ErrorOut(BaseModel):
     code: str
     detail: object | None = None
     field: str | None = None
+
+
+class TreeHeadOut(BaseModel):
+    """A signed tree head, as a witness keeps it."""
+
+    size: int
+    root: str
+    signed_at: datetime
+    prev_hash: str
+    key_id: str
+    signature: str
+    pruned_below: int

@@ -19,6 +19,14 @@ from rich.table import Table
 
 from haechi.access.staff import Role, create_staff
 from haechi.audit.signing import create_signing_key_file
+from haechi.cli.audit import audit_app
+from haechi.cli.common import (
+    DEFAULT_DATA,
+    DatabaseOption,
+    DataOption,
+    load_settings,
+    open_engine,
+)
 from haechi.cli.scan import scan
 from haechi.config import SETTINGS_FILE, Settings
 from haechi.crypto.keys import create_master_key_file
@@ -42,42 +50,10 @@ tokens_app = typer.Typer(help="API tokens for services, limited to purposes.", n
 app.add_typer(policy_app, name="policy")
 app.add_typer(tokens_app, name="tokens")
 app.command("scan")(scan)
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
-
-DEFAULT_DATA = Path("haechi-data")
-DataOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data", "-d", help="Data directory (default ./haechi-data).", show_default=False
-    ),
-]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="Database URL (sqlite:///… or postgresql://…); default: SQLite in the data directory.",
-        show_default=False,
-    ),
-]
-
-
-def _settings(data: Path | None, database: str | None = None) -> Settings:
-    overrides: dict[str, Any] = {}
-    if database:
-        overrides["database"] = {"url": database}
-    return Settings.load(data, **overrides)
-
-
-def _open(data: Path | None, database: str | None = None) -> Engine:
-    settings = _settings(data, database)
-    if not (settings.data_dir / SETTINGS_FILE).is_file():
-        raise ConfigurationError(
-            f"{settings.data_dir} is not a Haechi data directory; "
-            f"run `haechi init {settings.data_dir}`"
-        )
-    return Engine.open(settings)
 
 
 def initialise(settings: Settings, *, database: str | None) -> str:
@@ -130,7 +106,7 @@ def init(
     database: DatabaseOption = None,
 ) -> None:
     """Create a data directory: settings, demo policy, master key, database, first officer."""
-    settings = _settings(data_dir, database)
+    settings = load_settings(data_dir, database)
     password = initialise(settings, database=database)
     out.print(
         f"Initialised [bold]{data_dir}[/bold] "
@@ -142,7 +118,7 @@ def init(
 @app.command()
 def migrate(data: DataOption = None, database: DatabaseOption = None) -> None:
     """Bring the database schema up to date."""
-    settings = _settings(data, database)
+    settings = load_settings(data, database)
     engine = create_db_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -163,18 +139,20 @@ def serve(
 
     from haechi.api import create_app
 
-    settings = _settings(data, database)
+    settings = load_settings(data, database)
     if not (settings.data_dir / SETTINGS_FILE).is_file():
         password = initialise(settings, database=database)
         out.print(f"Initialised [bold]{settings.data_dir}[/bold] with the demo policy.")
         _print_password(password)
-        settings = _settings(data, database)
+        settings = load_settings(data, database)
     engine = Engine.open(settings)
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
     out.print(f"Serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     try:
-        uvicorn.run(create_app(engine=engine), host=bind_host, port=bind_port, log_level="info")
+        uvicorn.run(
+            create_app(engine=engine, jobs=True), host=bind_host, port=bind_port, log_level="info"
+        )
     finally:
         engine.close()
 
@@ -207,7 +185,7 @@ def tokens_create(
     database: DatabaseOption = None,
 ) -> None:
     """Create an API token limited to purposes; the secret is printed once."""
-    engine = _open(data, database)
+    engine = open_engine(data, database)
     try:
         info, secret = engine.create_token(name=name, purposes=purpose, created_by="cli")
     finally:
@@ -223,7 +201,7 @@ def tokens_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List API tokens (never their secrets)."""
-    engine = _open(data, database)
+    engine = open_engine(data, database)
     try:
         tokens = engine.tokens()
     finally:
@@ -259,7 +237,7 @@ def tokens_revoke(
     database: DatabaseOption = None,
 ) -> None:
     """Revoke an API token; its very next call is refused."""
-    engine = _open(data, database)
+    engine = open_engine(data, database)
     try:
         engine.revoke_token(name)
     finally:

@@ -1,0 +1,157 @@
+"""``haechi audit``: seal, verify, prove and prune the tamper-evident access log."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from haechi.audit.signing import TreeHead
+from haechi.cli.common import DatabaseOption, DataOption, open_engine
+from haechi.errors import InvalidInput
+
+__all__ = ["audit_app"]
+
+audit_app = typer.Typer(help="The tamper-evident access log.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@audit_app.command("seal")
+def seal(data: DataOption = None, database: DatabaseOption = None) -> None:
+    """Seal every waiting event under signed tree heads."""
+    engine = open_engine(data, database)
+    try:
+        sealed = engine.seal_all()
+        heads = engine.tree_heads()
+    finally:
+        engine.close()
+    size = heads[-1].size if heads else 0
+    out.print(f"Sealed {sealed:,} events; the log holds {size:,} under {len(heads):,} heads.")
+
+
+def _read_witness(path: Path) -> list[TreeHead]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return [TreeHead.from_json(head) for head in document["heads"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(
+            f"{path} is not a file written by `haechi audit export-heads` ({type(exc).__name__})",
+            field="witness",
+        ) from None
+
+
+@audit_app.command("verify")
+def verify(
+    data: DataOption = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    witness: Annotated[
+        Path | None, typer.Option(help="Heads exported earlier, held by an outside witness.")
+    ] = None,
+) -> None:
+    """Recompute every root and check every signature; exit 1 on any tampering."""
+    held = _read_witness(witness) if witness else []
+    engine = open_engine(data, database)
+    try:
+        report = engine.verify_log(witness=held)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(report.to_json())
+    elif report.ok:
+        out.print(
+            f"[green]OK[/green]: {report.size:,} leaves under {report.heads:,} signed heads "
+            f"verified ({report.leaves_checked:,} rechecked"
+            + (f", pruned below {report.pruned_below:,}" if report.pruned_below else "")
+            + (f", {len(held)} witness heads" if held else "")
+            + ")."
+        )
+    else:
+        err.print(f"[red]FAILED[/red]: first bad leaf {report.first_bad_leaf}")
+        for problem in report.problems:
+            err.print(f"  {problem}", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("prove")
+def prove(
+    event_id: Annotated[int, typer.Argument(help="The audit event's id.")],
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Print the inclusion proof of one event in the newest signed head."""
+    engine = open_engine(data, database)
+    try:
+        proof = engine.prove(event_id)
+    finally:
+        engine.close()
+    _print_json({**proof.to_json(), "verified": proof.verify()})
+
+
+@audit_app.command("consistency")
+def consistency(
+    old_size: Annotated[int, typer.Argument(help="Size of the older head.")],
+    new_size: Annotated[int, typer.Argument(help="Size of the newer head.")],
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Print the proof that the older head's tree is a prefix of the newer head's."""
+    engine = open_engine(data, database)
+    try:
+        proof = engine.consistency(old_size, new_size)
+    finally:
+        engine.close()
+    _print_json({**proof.to_json(), "verified": proof.verify()})
+
+
+@audit_app.command("export-heads")
+def export_heads(
+    file: Annotated[Path, typer.Argument(help="Where to write the heads (JSON).")],
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Write every signed head and the public key, for an outside witness to keep."""
+    engine = open_engine(data, database)
+    try:
+        heads = engine.tree_heads()
+        document = {
+            "public_key": engine.signer.public_pem(),
+            "key_id": engine.signer.key_id,
+            "heads": [head.to_json() for head in heads],
+        }
+    finally:
+        engine.close()
+    file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    out.print(f"Wrote {len(heads):,} heads to {file}.", markup=False)
+
+
+@audit_app.command("prune")
+def prune(data: DataOption = None, database: DatabaseOption = None) -> None:
+    """Remove events older than the log retention, at a signed boundary."""
+    engine = open_engine(data, database)
+    try:
+        subjects = engine.subject_count()
+        threshold = engine.settings.audit.large_installation_subjects
+        retention = engine.log_retention()
+        result = engine.prune_log()
+    finally:
+        engine.close()
+    if subjects >= threshold:
+        err.print(
+            f"[yellow]warning[/yellow]: {subjects:,} subjects (≥ {threshold:,}): "
+            f"the access log is kept at least two years (retention {retention})."
+        )
+    out.print(
+        f"Removed {result.events_removed:,} events older than {retention}; "
+        f"the log now starts at leaf {result.boundary:,}."
+    )

@@ -1,0 +1,49 @@
+"""Options and helpers shared by the ``haechi`` commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from haechi.config import SETTINGS_FILE, Settings
+from haechi.engine import Engine
+from haechi.errors import ConfigurationError
+
+__all__ = ["DEFAULT_DATA", "DataOption", "DatabaseOption", "load_settings", "open_engine"]
+
+DEFAULT_DATA = Path("haechi-data")
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", "-d", help="Data directory (default ./haechi-data).", show_default=False
+    ),
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Database URL (sqlite:///… or postgresql://…); default: SQLite in the data directory.",
+        show_default=False,
+    ),
+]
+
+
+def load_settings(data: Path | None, database: str | None = None) -> Settings:
+    """Settings for a data directory, with ``--database`` on top."""
+    overrides: dict[str, Any] = {}
+    if database:
+        overrides["database"] = {"url": database}
+    return Settings.load(data, **overrides)
+
+
+def open_engine(data: Path | None, database: str | None = None) -> Engine:
+    """Open an initialised data directory's engine, or say how to create one."""
+    settings = load_settings(data, database)
+    if not (settings.data_dir / SETTINGS_FILE).is_file():
+        raise ConfigurationError(
+            f"{settings.data_dir} is not a Haechi data directory; "
+            f"run `haechi init {settings.data_dir}`"
+        )
+    return Engine.open(settings)
