@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, select, text
-from tests.conftest import Database, FakeClock
 
 from haechi import Actor, ConsentEvidence, Engine
 from haechi.audit.canonical import EVENT_FIELDS, encode_event
@@ -18,6 +17,7 @@ from haechi.audit.merkle import leaf_hash
 from haechi.audit.signing import TreeHead
 from haechi.audit.verify import verify_log
 from haechi.storage.tables import audit_events, audit_leaves
+from tests.conftest import Database, FakeClock
 
 YES = ConsentEvidence(granted=True, method="web-form")
 CRM = Actor(name="crm", kind="token", purposes=frozenset({"service", "marketing"}))

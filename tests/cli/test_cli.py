@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import Database
 
 from haechi.policy import demo_policy_text
+from tests.conftest import Database
 
 
 def haechi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

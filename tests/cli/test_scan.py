@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.test_cli import haechi
-
 from haechi.policy import demo_policy_text
+from tests.cli.test_cli import haechi
 
 ROWS = "name,rrn,phone,note\nKim,900101-1234568,010-2345-6789,ok\nLee,,02-555-0199,paid\n"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from tests.conftest import Database
 
 from haechi.storage.migrate import current_revision, head_revision, upgrade
 from haechi.storage.tables import metadata
+from tests.conftest import Database
 
 
 def test_migrated_schema_matches_the_tables(database: Database) -> None:

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 from sqlalchemy import text
-from tests.conftest import Database
 
 from haechi import Actor, ConsentEvidence, Engine
+from tests.conftest import Database
 
 CANARIES = [
     {

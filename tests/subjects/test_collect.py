@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import FakeClock
 
 from haechi import ConsentEvidence, Engine
 from haechi.errors import (
@@ -16,6 +15,7 @@ from haechi.errors import (
     PurposeNotDeclared,
 )
 from haechi.storage.tables import audit_events, collections, consents, items, subjects
+from tests.conftest import FakeClock
 
 YES = ConsentEvidence(granted=True, method="web-form", source_ip="203.0.113.7")
 NO = ConsentEvidence(granted=False, method="web-form")

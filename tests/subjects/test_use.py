@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.conftest import FakeClock
 
 from haechi import AccessDenied, Actor, ConsentEvidence, Engine, NotFound
+from tests.conftest import FakeClock
 
 YES = ConsentEvidence(granted=True, method="web-form")
 SERVICE = Actor(name="crm", kind="token", purposes=frozenset({"service"}))
