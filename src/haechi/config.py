@@ -25,6 +25,8 @@ __all__ = [
     "CollectSettings",
     "DatabaseSettings",
     "KeySettings",
+    "MailSettings",
+    "MonitorSettings",
     "ServerSettings",
     "Settings",
 ]
@@ -119,6 +121,50 @@ class AuditSettings(BaseModel):
     )
 
 
+class MonitorSettings(BaseModel):
+    """Thresholds of the access-log monitors (the policy's intrusion detection)."""
+
+    interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often `haechi serve` runs the monitors."
+    )
+    distinct_subjects_per_hour: int = Field(
+        default=100, ge=1, description="Alert when one actor reads more subjects in an hour."
+    )
+    denied_burst: int = Field(
+        default=10, ge=1, description="Alert on this many refused decisions by one actor…"
+    )
+    denied_window_minutes: int = Field(default=10, ge=1, description="…within this many minutes.")
+    failed_logins: int = Field(
+        default=5, ge=1, description="Alert on this many failed logins for one account…"
+    )
+    failed_login_window_minutes: int = Field(
+        default=10, ge=1, description="…within this many minutes."
+    )
+    workday_start: str = Field(
+        default="09:00", pattern=r"^\d\d:\d\d$", description="Working hours start (HH:MM)."
+    )
+    workday_end: str = Field(
+        default="19:00", pattern=r"^\d\d:\d\d$", description="Working hours end (HH:MM)."
+    )
+    workdays: list[int] = Field(
+        default=[0, 1, 2, 3, 4], description="Working days, 0 = Monday … 6 = Sunday."
+    )
+    timezone: str = Field(default="Asia/Seoul", description="Time zone of the working hours.")
+
+
+class MailSettings(BaseModel):
+    """Outgoing mail (alerts to the privacy officer, notices, one-time codes)."""
+
+    smtp_host: str | None = Field(default=None, description="SMTP server; empty disables mail.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
+    starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
+    username: str | None = Field(default=None, description="SMTP login, if the server needs one.")
+    password: str | None = Field(default=None, description="SMTP password.")
+    sender: str = Field(
+        default="haechi@localhost", description="From address of the mail Haechi sends."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one installation."""
 
@@ -141,6 +187,8 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     @classmethod
     def settings_customise_sources(

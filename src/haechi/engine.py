@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.exc import IntegrityError
 
 from haechi.access.decision import Actor, Reason
 from haechi.access.tokens import TokenInfo, authenticate, create_token, list_tokens, revoke_token
 from haechi.audit.events import AuditEvent, list_events, record_event
+from haechi.audit.monitor import Alert, MonitorRules, list_alerts, run_monitors
 from haechi.audit.prune import PruneResult, prune_log
+from haechi.audit.review import MonthlyReview, monthly_review, record_review
 from haechi.audit.sealer import SealResult, lock_sealer, row_to_head, seal, seal_on
 from haechi.audit.signing import HeadSigner, TreeHead
 from haechi.audit.verify import (
@@ -40,6 +42,7 @@ from haechi.retention.destruction import ShredResult, shred_collection
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import current_revision, head_revision, upgrade
 from haechi.storage.prepared import raw_transaction
+from haechi.storage.tables import alerts as alerts_table
 from haechi.storage.tables import policy_versions, tree_heads
 from haechi.storage.tables import subjects as subjects_table
 from haechi.subjects import service as subjects
@@ -237,8 +240,15 @@ class Engine:
         items: list[str] | None = None,
         reason: str | None = None,
         source_ip: str | None = None,
+        download: bool = False,
     ) -> dict[str, str]:
-        """Read a subject's items for ``purpose``: decided, logged, then decrypted."""
+        """Read a subject's items for ``purpose``: decided, logged, then decrypted.
+
+        A ``download`` (data leaving the system, e.g. into a file) must give its
+        reason; it is logged as such and always raises an alert for review.
+        """
+        if download and not (reason and reason.strip()):
+            raise InvalidInput("a download must give its reason", field="reason")
         with raw_transaction(self.database) as cursor:
             outcome = self._reader.read(
                 cursor,
@@ -251,6 +261,7 @@ class Engine:
                 reason=reason,
                 source_ip=source_ip,
                 now=self.clock(),
+                action="download" if download else "view",
             )
         if outcome.error is not None:
             raise outcome.error
@@ -569,3 +580,57 @@ class Engine:
                 )
                 seal_on(connection, self.signer, now=self.clock, batch=1)
             return result
+
+    # -- monitors and the monthly review ------------------------------------------
+
+    def monitor_rules(self) -> MonitorRules:
+        """The monitors' thresholds from the settings."""
+        monitor = self.settings.monitor
+        return MonitorRules(
+            distinct_subjects_per_hour=monitor.distinct_subjects_per_hour,
+            denied_burst=monitor.denied_burst,
+            denied_window=timedelta(minutes=monitor.denied_window_minutes),
+            failed_logins=monitor.failed_logins,
+            failed_login_window=timedelta(minutes=monitor.failed_login_window_minutes),
+            workday_start=time.fromisoformat(monitor.workday_start),
+            workday_end=time.fromisoformat(monitor.workday_end),
+            workdays=frozenset(monitor.workdays),
+            timezone=monitor.timezone,
+        )
+
+    def run_monitors(self) -> list[Alert]:
+        """Evaluate the monitors over new events; return the alerts raised."""
+        with self.transaction() as connection:
+            return run_monitors(connection, self.monitor_rules(), now=self.clock())
+
+    def alerts(self, *, unmailed: bool = False, limit: int = 500) -> list[Alert]:
+        """Stored alerts, newest first."""
+        with self.database.connect() as connection:
+            return list_alerts(connection, unmailed=unmailed, limit=limit)
+
+    def mark_mailed(self, alert_ids: list[int]) -> None:
+        """Record that these alerts were mailed."""
+        with self.transaction() as connection:
+            connection.execute(
+                update(alerts_table)
+                .where(alerts_table.c.id.in_(alert_ids))
+                .values(mailed_at=self.clock())
+            )
+
+    def review(self, month: str) -> MonthlyReview:
+        """The month's accesses per actor, with its alerts and recorded reviews."""
+        with self.database.connect() as connection:
+            return monthly_review(connection, month, timezone=self.settings.monitor.timezone)
+
+    def record_review(self, month: str, *, reviewer: str, notes: str = "") -> None:
+        """Record the privacy officer's inspection of a month (itself an audit event)."""
+        with self.transaction() as connection:
+            record_review(connection, month=month, reviewer=reviewer, notes=notes, now=self.clock())
+            record_event(
+                connection,
+                now=self.clock(),
+                actor=reviewer,
+                actor_kind="staff",
+                action="log_review",
+                reason=f"monthly review of {month}",
+            )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from haechi.engine import Engine
+from haechi.mail import Notifier, SmtpNotifier, mail_alerts
 
 __all__ = ["BackgroundJobs", "Job"]
 
@@ -39,11 +40,24 @@ class BackgroundJobs:
         self._threads: list[threading.Thread] = []
 
     @classmethod
-    def for_engine(cls, engine: Engine) -> BackgroundJobs:
-        """The standard jobs of a server."""
-        audit = engine.settings.audit
-        # Sealing once more on the way out leaves no event of this server unsealed.
-        return cls([Job("seal", audit.seal_interval_seconds, engine.seal_all, final_round=True)])
+    def for_engine(cls, engine: Engine, *, notifier: Notifier | None = None) -> BackgroundJobs:
+        """The standard jobs of a server: sealing, and monitors that mail their alerts."""
+        settings = engine.settings
+        if notifier is None and settings.mail.smtp_host:
+            notifier = SmtpNotifier(settings.mail)
+
+        def monitors() -> None:
+            engine.run_monitors()
+            if notifier is not None:
+                mail_alerts(engine, notifier)
+
+        return cls(
+            [
+                # Sealing once more on the way out leaves no event of this server unsealed.
+                Job("seal", settings.audit.seal_interval_seconds, engine.seal_all, True),
+                Job("monitors", settings.monitor.interval_seconds, monitors),
+            ]
+        )
 
     def start(self) -> None:
         """Start one thread per job."""

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from haechi.access.staff import Role, create_staff
 from haechi.audit.signing import create_signing_key_file
-from haechi.cli.audit import audit_app
+from haechi.cli.audit import alerts_app, audit_app
 from haechi.cli.common import (
     DEFAULT_DATA,
     DatabaseOption,
@@ -51,6 +51,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(tokens_app, name="tokens")
 app.command("scan")(scan)
 app.add_typer(audit_app, name="audit")
+app.add_typer(alerts_app, name="alerts")
 
 out = Console()
 err = Console(stderr=True)

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from haechi.audit.signing import TreeHead
 from haechi.cli.common import DatabaseOption, DataOption, open_engine
 from haechi.errors import InvalidInput
 
-__all__ = ["audit_app"]
+__all__ = ["alerts_app", "audit_app"]
 
 audit_app = typer.Typer(help="The tamper-evident access log.", no_args_is_help=True)
 out = Console()
@@ -155,3 +156,92 @@ def prune(data: DataOption = None, database: DatabaseOption = None) -> None:
         f"Removed {result.events_removed:,} events older than {retention}; "
         f"the log now starts at leaf {result.boundary:,}."
     )
+
+
+def _bar(value: int, largest: int, width: int = 24) -> str:
+    filled = round(width * value / largest) if largest else 0
+    return "█" * filled + "·" * (width - filled)
+
+
+@audit_app.command("review")
+def review(
+    month: Annotated[str, typer.Argument(help="The month to inspect, YYYY-MM.")],
+    data: DataOption = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    record: Annotated[
+        bool, typer.Option("--record", help="Record that the review was done.")
+    ] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who reviewed (with --record).")] = None,
+    notes: Annotated[str, typer.Option(help="Findings of the review (with --record).")] = "",
+) -> None:
+    """The month's accesses per actor with their alerts; record the review with --record."""
+    engine = open_engine(data, database)
+    try:
+        engine.run_monitors()
+        if record:
+            if not by:
+                raise InvalidInput("--record needs --by NAME", field="by")
+            engine.record_review(month, reviewer=by, notes=notes)
+        result = engine.review(month)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(result.to_json())
+        return
+    table = Table(title=f"Access log, {result.month}: accesses per actor")
+    table.add_column("actor")
+    table.add_column("reads", justify="right")
+    table.add_column("", no_wrap=True)
+    for column in ("subjects", "downloads", "denied", "alerts"):
+        table.add_column(column, justify="right")
+    largest = max((activity.reads for activity in result.actors), default=0)
+    for activity in result.actors:
+        table.add_row(
+            activity.actor,
+            f"{activity.reads:,}",
+            _bar(activity.reads, largest),
+            f"{activity.subjects:,}",
+            f"{activity.downloads:,}",
+            f"{activity.denied:,}",
+            f"[red]{activity.alerts}[/red]" if activity.alerts else "0",
+        )
+    out.print(table)
+    for alert in result.alerts:
+        out.print(f"alert #{alert.id} {alert.rule} {alert.actor} {alert.detail}", markup=False)
+    for done in result.reviews:
+        out.print(f"Reviewed by {done['reviewer']} at {done['recorded_at']}: {done['notes']}")
+    if not result.reviews:
+        out.print("[yellow]Not reviewed yet[/yellow] (record it with --record --by NAME).")
+
+
+alerts_app = typer.Typer(help="Alerts raised by the access-log monitors.", no_args_is_help=True)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    data: DataOption = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run the monitors over new events, then list alerts, newest first."""
+    engine = open_engine(data, database)
+    try:
+        engine.run_monitors()
+        alerts = engine.alerts()
+    finally:
+        engine.close()
+    if as_json:
+        _print_json([alert.to_json() for alert in alerts])
+        return
+    table = Table("id", "rule", "actor", "raised", "window", "detail", title="Alerts")
+    for alert in alerts:
+        table.add_row(
+            str(alert.id),
+            alert.rule,
+            alert.actor,
+            alert.raised_at.strftime("%Y-%m-%d %H:%M"),
+            f"{alert.window_start:%m-%d %H:%M} – {alert.window_end:%m-%d %H:%M}",
+            json.dumps(alert.detail, ensure_ascii=False),
+        )
+    out.print(table)

@@ -92,6 +92,7 @@ class ItemReader:
         reason: str | None,
         source_ip: str | None,
         now: datetime,
+        action: str = "view",
     ) -> ReadOutcome:
         """Decide, record the decision, then (only if allowed) open the items."""
         rows = self._read.fetch(
@@ -120,7 +121,7 @@ class ItemReader:
             now=now,
             actor=actor.name,
             actor_kind=actor.kind,
-            action="view",
+            action=action,
             outcome="allowed" if decision.allowed and known else "denied",
             code=(decision.reason.value if decision.reason else None) if known else "NOT_FOUND",
             subject_id=subject_id if known else None,

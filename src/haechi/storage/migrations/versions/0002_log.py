@@ -93,6 +93,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("size", name=op.f("pk_tree_heads")),
     )
+    op.create_index(
+        op.f("ix_audit_events_occurred_at"), "audit_events", ["occurred_at"], unique=False
+    )
     _triggers()
 
 
@@ -129,10 +132,11 @@ def _triggers() -> None:
     op.execute(
         "CREATE OR REPLACE FUNCTION haechi_append_only() RETURNS trigger AS $$ "
         "BEGIN "
-        "IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'audit_events' AND EXISTS "
-        "(SELECT 1 FROM audit_prune_permits WHERE OLD.id < upto_event) THEN RETURN OLD; END IF; "
-        "IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'audit_leaves' AND EXISTS "
-        "(SELECT 1 FROM audit_prune_permits WHERE OLD.leaf_index < upto_leaf) "
+        # OLD is read through jsonb: the function serves tables with different columns.
+        "IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM audit_prune_permits p WHERE "
+        "(TG_TABLE_NAME = 'audit_events' AND (to_jsonb(OLD)->>'id')::bigint < p.upto_event) "
+        "OR (TG_TABLE_NAME = 'audit_leaves' "
+        "AND (to_jsonb(OLD)->>'leaf_index')::bigint < p.upto_leaf)) "
         "THEN RETURN OLD; END IF; "
         "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; "
         "END $$ LANGUAGE plpgsql"
