@@ -16,12 +16,20 @@ from tests.conftest import Database
 from haechi.policy import demo_policy_text
 
 
+# Argon2id at its cheapest, through the settings' environment variables.
+CHEAP_ARGON2 = {
+    "HAECHI__AUTH__ARGON2_TIME_COST": "1",
+    "HAECHI__AUTH__ARGON2_MEMORY_COST_KIB": "8",
+    "HAECHI__AUTH__ARGON2_PARALLELISM": "1",
+}
+
+
 def haechi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "haechi.cli", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        env={**os.environ, "COLUMNS": "200", **CHEAP_ARGON2, **(env or {})},
         timeout=120,
     )
 
