@@ -15,7 +15,6 @@ from tests.conftest import Database
 
 from haechi.policy import demo_policy_text
 
-
 # Argon2id at its cheapest, through the settings' environment variables.
 CHEAP_ARGON2 = {
     "HAECHI__AUTH__ARGON2_TIME_COST": "1",

@@ -24,7 +24,8 @@ def character_classes(password: str) -> int:
             any(c.islower() for c in password),
             any(c.isupper() for c in password),
             any(c.isdigit() for c in password),
-            any(not c.isalnum() for c in password),
+            # Symbols, spaces, and letters without case (Hangul, for one).
+            any(not (c.islower() or c.isupper() or c.isdigit()) for c in password),
         )
     )
 
