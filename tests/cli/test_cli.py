@@ -164,3 +164,69 @@ def test_readme_tour_over_http(installation: list[str], person: dict[str, str]) 
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_staff_commands(installation: list[str]) -> None:
+    """It adds, lists (JSON), grants, revokes, unlocks and resets, each change on the record."""
+    added = haechi(
+        "staff",
+        "add",
+        "kim",
+        "--role",
+        "handler",
+        "--purpose",
+        "service",
+        "--by",
+        "park",
+        *installation,
+    )
+    assert added.returncode == 0, added.stderr
+    assert "one-time password: " in added.stdout
+    assert "totp enrolment: otpauth://" in added.stdout
+    listed = json.loads(haechi("staff", "list", "--json", *installation).stdout)
+    accounts = {account["username"]: account for account in listed}
+    assert accounts["officer"]["role"] == "privacy_officer"
+    assert accounts["kim"]["purposes"] == ["service"]
+    assert accounts["kim"]["must_change_password"] is True
+    password = added.stdout.split("one-time password: ")[1].split()[0]
+    assert password not in json.dumps(listed)
+
+    granted = haechi(
+        "staff",
+        "grant",
+        "kim",
+        "-p",
+        "complaints",
+        "--reason",
+        "helpdesk",
+        "--by",
+        "park",
+        *installation,
+    )
+    assert granted.returncode == 0, granted.stderr
+    no_reason = haechi("staff", "revoke", "kim", "-p", "service", *installation)
+    assert no_reason.returncode == 2
+    revoked = haechi(
+        "staff", "revoke", "kim", "-p", "service", "--reason", "left sales", *installation
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    role = haechi("staff", "grant", "kim", "--role", "auditor", "--reason", "audit", *installation)
+    assert role.returncode == 0, role.stderr
+    not_locked = haechi("staff", "unlock", "kim", *installation)
+    assert (not_locked.returncode, "not locked" in not_locked.stderr) == (2, True)
+    reset = haechi("staff", "reset-password", "kim", *installation)
+    assert reset.returncode == 0, reset.stderr
+    assert "one-time password: " in reset.stdout
+    assert "totp enrolment" not in reset.stdout
+
+    history = json.loads(haechi("staff", "history", "kim", "--json", *installation).stdout)
+    assert [(h["change"], h["purpose"] or h["role"], h["changed_by"]) for h in history[:3]] == [
+        ("create", "handler", "park"),
+        ("grant", "service", "park"),
+        ("grant", "complaints", "park"),
+    ]
+    assert [h["change"] for h in history[3:]] == ["revoke", "revoke", "role"]
+    assert history[3]["reason"] == "left sales"
+    unknown = haechi("staff", "grant", "nobody", "-p", "service", "--reason", "x", *installation)
+    assert unknown.returncode == 2
+    assert "Traceback" not in unknown.stderr

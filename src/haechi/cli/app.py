@@ -535,11 +535,10 @@ def main() -> None:
         err.print("Aborted.")
         sys.exit(1)
     except Exception as exc:
-        # Click's own usage errors (ClickException) carry their exit code.
-        from click.exceptions import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # Click's own usage errors (ClickException) carry their exit code. Typer ≥ 0.25
+        # vendors its own copy of click, so the class is matched by name.
+        if any(cls.__name__ == "ClickException" for cls in type(exc).__mro__):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
     sys.exit(code if isinstance(code, int) else 0)
