@@ -91,8 +91,13 @@ def _open(data: Path | None, database: str | None = None) -> Engine:
 
 def operator(by: str | None) -> Actor:
     """The local operator: acts as privacy officer, recorded as ``by`` or the OS user."""
+    if not by:
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):  # no login name (e.g. a container's numeric user)
+            by = "cli"
     return Actor(
-        name=(by or getpass.getuser())[:100],
+        name=by[:100],
         kind="staff",
         purposes=frozenset(),
         role=Role.PRIVACY_OFFICER.value,
