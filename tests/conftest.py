@@ -105,9 +105,13 @@ def keys() -> LocalKeyProvider:
     return LocalKeyProvider(secrets.token_bytes(32), key_id="test-1")
 
 
+# Argon2id at its cheapest: password hashing is not what these tests measure.
+CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
+    return Settings(data_dir=tmp_path / "data", auth=CHEAP_ARGON2)
 
 
 @pytest.fixture

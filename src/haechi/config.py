@@ -8,10 +8,11 @@ reads settings from a global: surfaces build a :class:`Settings` and pass it in.
 from __future__ import annotations
 
 from contextvars import ContextVar
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +23,7 @@ from pydantic_settings import (
 __all__ = [
     "SETTINGS_FILE",
     "AuditSettings",
+    "AuthSettings",
     "CollectSettings",
     "DatabaseSettings",
     "KeySettings",
@@ -165,6 +167,75 @@ class MailSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """Staff logins: passwords, lockout, second factor, sessions (Standards Art. 5-6)."""
+
+    password_min_length: int = Field(
+        default=10, ge=8, le=128, description="A password of this many characters is accepted."
+    )
+    password_short_min_length: int = Field(
+        default=8,
+        ge=8,
+        le=128,
+        description="A shorter password is accepted from this length when it mixes classes.",
+    )
+    password_short_min_classes: int = Field(
+        default=2,
+        ge=1,
+        le=4,
+        description=(
+            "Character classes (lower case, upper case, digits, others) a short password must mix."
+        ),
+    )
+    lockout_threshold: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Consecutive failed logins that lock an account until the officer unlocks it.",
+    )
+    trusted_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description=(
+            "CIDR networks staff may log in from with a password alone; from anywhere "
+            "else a TOTP code is required as well."
+        ),
+    )
+    idle_timeout_minutes: int = Field(
+        default=30, ge=1, le=1440, description="A staff session idle this long ends."
+    )
+    argon2_time_cost: int = Field(
+        default=3, ge=1, le=20, description="Argon2id iterations for password hashes."
+    )
+    argon2_memory_cost_kib: int = Field(
+        default=65536, ge=8, description="Argon2id memory per password hash, in KiB."
+    )
+    argon2_parallelism: int = Field(
+        default=4, ge=1, le=16, description="Argon2id lanes per password hash."
+    )
+    totp_issuer: str = Field(
+        default="Haechi",
+        min_length=1,
+        max_length=50,
+        description="Issuer name shown by authenticator apps next to the account.",
+    )
+
+    @field_validator("trusted_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"auth.trusted_networks: {network!r} is not a CIDR") from None
+        return value
+
+    @model_validator(mode="after")
+    def _argon2_memory(self) -> AuthSettings:
+        if self.argon2_memory_cost_kib < 8 * self.argon2_parallelism:
+            raise ValueError("auth.argon2_memory_cost_kib must be at least 8 × argon2_parallelism")
+        return self
+
+
 class Settings(BaseSettings):
     """All settings of one installation."""
 
@@ -189,6 +260,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -41,13 +41,18 @@ class CollectionState(StrEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asks: a person or a service token, with the purposes it was granted."""
+    """Who asks: a person or a service token, with the purposes it was granted.
+
+    ``role`` is a staff member's role (``privacy_officer``, ``handler``, ``auditor``,
+    ``admin``); tokens and the system have none.
+    """
 
     name: str
     kind: str
     purposes: frozenset[str]
     id: str | None = None
     all_purposes: bool = False
+    role: str | None = None
 
     def may_serve(self, purpose: str) -> bool:
         """Whether this actor holds a grant for ``purpose``."""

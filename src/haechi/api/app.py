@@ -10,27 +10,47 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from haechi.access.decision import Actor
+from haechi.access.staff import NewCredentials
 from haechi.api.errors import install_error_handlers
 from haechi.api.schemas import (
     CollectionCreate,
     CollectionCreated,
     CollectionPublic,
     ErrorOut,
+    GrantChangePublic,
+    GrantIn,
+    GrantOut,
     ItemsPublic,
+    LoginIn,
+    LoginOut,
     LookupIn,
     LookupOut,
+    PasswordChangeIn,
+    PasswordResetIn,
+    ReasonIn,
+    RevokeIn,
+    RoleIn,
+    StaffCreate,
+    StaffCredentials,
+    StaffPublic,
     TreeHeadOut,
     WithdrawIn,
 )
 from haechi.config import Settings
 from haechi.engine import Engine
-from haechi.errors import PermissionDenied
+from haechi.errors import InvalidInput, PermissionDenied
 from haechi.jobs import BackgroundJobs
 from haechi.subjects.service import ConsentEvidence
 
 __all__ = ["create_app"]
 
-_bearer = HTTPBearer(auto_error=False, description="An API token made by `haechi tokens create`.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description=(
+        "An API token made by `haechi tokens create` (hct_…), or a staff session "
+        "from POST /api/v1/auth/login (hcs_…)."
+    ),
+)
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 422)
@@ -46,14 +66,23 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def current_actor(
-    engine: EngineDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """The actor behind the request's bearer token, looked up on every call."""
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _secret(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None:
         raise PermissionDenied("a bearer token is required", code="UNAUTHENTICATED")
-    return engine.authenticate(credentials.credentials)
+    return credentials.credentials
+
+
+def current_actor(engine: EngineDep, credentials: BearerDep) -> Actor:
+    """The actor behind the request's bearer token or staff session, looked up on every call."""
+    return engine.authenticate(_secret(credentials))
+
+
+def password_changer(engine: EngineDep, credentials: BearerDep) -> Actor:
+    """Like :func:`current_actor`, but also a session still on a one-time password."""
+    return engine.authenticate(_secret(credentials), password_change=True)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
@@ -171,6 +200,146 @@ def tree_heads(
 def event_proof(event_id: int, engine: EngineDep, actor: ActorDep) -> dict[str, object]:
     """Inclusion proof of one audit event in the newest signed head."""
     return engine.prove(event_id).to_json()
+
+
+@router.post("/auth/login", response_model=LoginOut, tags=["staff"])
+def login(body: LoginIn, engine: EngineDep, ip: IpDep) -> LoginOut:
+    """Open a staff session; a TOTP code is required from outside the trusted networks."""
+    result = engine.login(
+        username=body.username, password=body.password, totp=body.totp, source_ip=ip
+    )
+    assert result.secret is not None
+    return LoginOut(
+        token=result.secret,
+        must_change_password=result.must_change_password,
+        idle_timeout_minutes=engine.settings.auth.idle_timeout_minutes,
+    )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
+def logout(engine: EngineDep, credentials: BearerDep) -> None:
+    """End the calling staff session."""
+    engine.logout(_secret(credentials))
+
+
+@router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
+def change_password(
+    body: PasswordChangeIn, engine: EngineDep, actor: Annotated[Actor, Depends(password_changer)]
+) -> None:
+    """Change one's own password (required after a one-time password)."""
+    engine.change_password(
+        actor=actor, current_password=body.current_password, new_password=body.new_password
+    )
+
+
+def _credentials(credentials: NewCredentials) -> StaffCredentials:
+    return StaffCredentials(
+        username=credentials.username,
+        one_time_password=credentials.password,
+        totp_uri=credentials.totp_uri,
+    )
+
+
+@router.get("/staff", response_model=list[StaffPublic], tags=["staff"])
+def list_staff(engine: EngineDep, actor: ActorDep) -> list[StaffPublic]:
+    """Every account with its role, grants and state (officer, admin, auditor)."""
+    return [
+        StaffPublic(
+            username=account.username,
+            role=account.role,
+            purposes=account.purposes,
+            locked=account.locked,
+            failed_logins=account.failed_logins,
+            must_change_password=account.must_change_password,
+            totp_enrolled=account.totp_enrolled,
+            created_at=account.created_at,
+            last_login_at=account.last_login_at,
+            disabled_at=account.disabled_at,
+        )
+        for account in engine.staff(actor=actor)
+    ]
+
+
+@router.post(
+    "/staff",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StaffCredentials,
+    tags=["staff"],
+)
+def create_staff(body: StaffCreate, engine: EngineDep, actor: ActorDep) -> StaffCredentials:
+    """Create an account (privacy officer); its one-time credentials are shown once."""
+    return _credentials(
+        engine.add_staff(
+            username=body.username,
+            role=body.role,
+            purposes=body.purposes,
+            reason=body.reason,
+            actor=actor,
+        )
+    )
+
+
+@router.get("/staff/history", response_model=list[GrantChangePublic], tags=["staff"])
+def staff_history(
+    engine: EngineDep,
+    actor: ActorDep,
+    username: Annotated[str | None, Query(max_length=100)] = None,
+) -> list[GrantChangePublic]:
+    """The append-only history of grants, role changes and revocations."""
+    return [
+        GrantChangePublic(
+            occurred_at=change.occurred_at,
+            username=change.username,
+            change=change.change,
+            purpose=change.purpose,
+            role=change.role,
+            changed_by=change.changed_by,
+            reason=change.reason,
+        )
+        for change in engine.grant_history(username=username, actor=actor)
+    ]
+
+
+@router.post("/staff/{username}/grants", response_model=GrantOut, tags=["staff"])
+def grant_staff(username: str, body: GrantIn, engine: EngineDep, actor: ActorDep) -> GrantOut:
+    """Grant a handler purposes (privacy officer)."""
+    granted = engine.grant_staff(username, purposes=body.purposes, reason=body.reason, actor=actor)
+    return GrantOut(granted=granted)
+
+
+@router.post("/staff/{username}/revoke", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
+def revoke_staff(username: str, body: RevokeIn, engine: EngineDep, actor: ActorDep) -> None:
+    """Revoke grants or close the account (officer or admin); effective on the next call."""
+    if body.account == bool(body.purposes):
+        raise InvalidInput("give purposes or account: true, not both", field="purposes")
+    if body.account:
+        engine.disable_staff(username, reason=body.reason, actor=actor)
+    else:
+        engine.revoke_staff(username, purposes=body.purposes, reason=body.reason, actor=actor)
+
+
+@router.put("/staff/{username}/role", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
+def change_role(username: str, body: RoleIn, engine: EngineDep, actor: ActorDep) -> None:
+    """Change an account's role (privacy officer)."""
+    engine.change_staff_role(username, role=body.role, reason=body.reason, actor=actor)
+
+
+@router.post("/staff/{username}/unlock", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
+def unlock_staff(username: str, body: ReasonIn, engine: EngineDep, actor: ActorDep) -> None:
+    """Lift a lockout after failed logins (privacy officer)."""
+    engine.unlock_staff(username, reason=body.reason, actor=actor)
+
+
+@router.post("/staff/{username}/password-reset", response_model=StaffCredentials, tags=["staff"])
+def reset_password(
+    username: str, body: PasswordResetIn, engine: EngineDep, actor: ActorDep
+) -> StaffCredentials:
+    """A new one-time password, shown once (privacy officer); the account's sessions end."""
+    return _credentials(
+        engine.reset_staff_password(
+            username, new_totp=body.new_totp, reason=body.reason, actor=actor
+        )
+    )
 
 
 @router.get("/health", include_in_schema=False)

@@ -37,7 +37,16 @@ STATUS_OF: list[tuple[type[HaechiError], int]] = [
     (ConfigurationError, 503),
 ]
 
-_UNAUTHENTICATED = {"UNAUTHENTICATED", "INVALID_TOKEN"}
+# No or failed credentials: 401 (a locked account is 403, retrying will not help).
+_UNAUTHENTICATED = {
+    "UNAUTHENTICATED",
+    "INVALID_TOKEN",
+    "SESSION_EXPIRED",
+    "BAD_PASSWORD",
+    "TOTP_REQUIRED",
+    "BAD_TOTP",
+    "TOTP_NOT_ENROLLED",
+}
 
 
 def status_of(error: HaechiError) -> int:

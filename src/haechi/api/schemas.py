@@ -86,6 +86,118 @@ class WithdrawIn(_Body):
     method: StrictStr = Field(default="api", min_length=1, max_length=50)
 
 
+class LoginIn(_Body):
+    """A staff login; ``totp`` is needed from outside the trusted networks."""
+
+    username: StrictStr = Field(min_length=1, max_length=100)
+    password: StrictStr = Field(min_length=1, max_length=1024)
+    totp: StrictStr | None = Field(
+        default=None, pattern=r"^[0-9]{6}$", description="The current 6-digit TOTP code."
+    )
+
+
+class LoginOut(BaseModel):
+    """A session bearer token (shown once)."""
+
+    token: str = Field(description="Send as `Authorization: Bearer …`.")
+    must_change_password: bool = Field(
+        description="A one-time password: only POST /api/v1/auth/password is served until changed."
+    )
+    idle_timeout_minutes: int
+
+
+class PasswordChangeIn(_Body):
+    """A staff member's own password change."""
+
+    current_password: StrictStr = Field(min_length=1, max_length=1024)
+    new_password: StrictStr = Field(min_length=1, max_length=1024)
+
+
+class StaffCreate(_Body):
+    """A new account (one per person)."""
+
+    username: StrictStr = Field(min_length=1, max_length=100)
+    role: Literal["privacy_officer", "handler", "auditor", "admin"]
+    purposes: list[StrictStr] = Field(default_factory=list, description="A handler's grants.")
+    reason: StrictStr = Field(default="new account", min_length=1, max_length=400)
+
+
+class StaffCredentials(BaseModel):
+    """One-time credentials, shown once."""
+
+    username: str
+    one_time_password: str
+    totp_uri: str | None = Field(description="otpauth:// URI for an authenticator app.")
+
+
+class StaffPublic(BaseModel):
+    """An account: role, grants, state; never a secret."""
+
+    username: str
+    role: str
+    purposes: list[str]
+    locked: bool
+    failed_logins: int
+    must_change_password: bool
+    totp_enrolled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    disabled_at: datetime | None
+
+
+class GrantIn(_Body):
+    """Purposes to grant a handler, and why."""
+
+    purposes: list[StrictStr] = Field(min_length=1)
+    reason: StrictStr = Field(min_length=1, max_length=400)
+
+
+class GrantOut(BaseModel):
+    """The purposes newly granted."""
+
+    granted: list[str]
+
+
+class RevokeIn(_Body):
+    """Grants to revoke, or the whole account (``account: true``), and why."""
+
+    purposes: list[StrictStr] = Field(default_factory=list)
+    account: StrictBool = Field(default=False, description="Close the account (a leaver).")
+    reason: StrictStr = Field(min_length=1, max_length=400)
+
+
+class RoleIn(_Body):
+    """A new role, and why."""
+
+    role: Literal["privacy_officer", "handler", "auditor", "admin"]
+    reason: StrictStr = Field(min_length=1, max_length=400)
+
+
+class ReasonIn(_Body):
+    """Why (an unlock)."""
+
+    reason: StrictStr = Field(default="unlocked", min_length=1, max_length=400)
+
+
+class PasswordResetIn(_Body):
+    """A password reset, optionally with a new TOTP secret."""
+
+    new_totp: StrictBool = Field(default=False, description="Also issue a new TOTP secret.")
+    reason: StrictStr = Field(default="password reset", min_length=1, max_length=400)
+
+
+class GrantChangePublic(BaseModel):
+    """One row of the append-only grant history."""
+
+    occurred_at: datetime
+    username: str
+    change: str
+    purpose: str | None
+    role: str | None
+    changed_by: str
+    reason: str
+
+
 class ErrorOut(BaseModel):
     """Every error response."""
 

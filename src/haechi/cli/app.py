@@ -6,9 +6,11 @@ stderr; no traceback reaches the terminal.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from haechi.access.staff import Role, create_staff
+from haechi.access.decision import Actor
+from haechi.access.staff import NewCredentials, Role
 from haechi.audit.signing import create_signing_key_file
 from haechi.cli.audit import alerts_app, audit_app
 from haechi.cli.common import (
@@ -31,7 +34,7 @@ from haechi.cli.scan import scan
 from haechi.config import SETTINGS_FILE, Settings
 from haechi.crypto.keys import create_master_key_file
 from haechi.engine import Engine
-from haechi.errors import ConfigurationError, HaechiError, PolicyInvalid
+from haechi.errors import ConfigurationError, HaechiError, InvalidInput, PolicyInvalid
 from haechi.policy import check_policy_text, demo_policy_text
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import upgrade
@@ -47,18 +50,42 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Check and inspect policy files.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for services, limited to purposes.", no_args_is_help=True)
+staff_app = typer.Typer(
+    help=(
+        "Staff accounts, roles and purpose grants. The CLI holds the data directory "
+        "(master key included), so it acts with the privacy officer's authority; "
+        "--by names who acts (default: the OS user)."
+    ),
+    no_args_is_help=True,
+)
 app.add_typer(policy_app, name="policy")
 app.add_typer(tokens_app, name="tokens")
 app.command("scan")(scan)
 app.add_typer(audit_app, name="audit")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(staff_app, name="staff")
 
 out = Console()
 err = Console(stderr=True)
 
 
-def initialise(settings: Settings, *, database: str | None) -> str:
-    """Create a data directory; return the first privacy officer's one-time password."""
+def operator(by: str | None) -> Actor:
+    """The local operator: acts as privacy officer, recorded as ``by`` or the OS user."""
+    if not by:
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):  # no login name (e.g. a container's numeric user)
+            by = "cli"
+    return Actor(
+        name=by[:100],
+        kind="staff",
+        purposes=frozenset(),
+        role=Role.PRIVACY_OFFICER.value,
+    )
+
+
+def initialise(settings: Settings, *, database: str | None) -> NewCredentials:
+    """Create a data directory; return the first privacy officer's one-time credentials."""
     data_dir = settings.data_dir
     if (data_dir / SETTINGS_FILE).exists():
         raise ConfigurationError(f"{data_dir} is already initialised")
@@ -83,22 +110,29 @@ def initialise(settings: Settings, *, database: str | None) -> str:
     upgrade(database_engine)
     engine = Engine.open(settings)
     try:
-        with engine.transaction() as connection:
-            _, password = create_staff(
-                connection, username="officer", role=Role.PRIVACY_OFFICER, now=engine.clock()
-            )
+        return engine.add_staff(
+            username="officer",
+            role=Role.PRIVACY_OFFICER,
+            reason="first privacy officer (haechi init)",
+            actor=operator(None),
+        )
     finally:
         engine.close()
         database_engine.dispose()
-    return password
 
 
-def _print_password(password: str) -> None:
+def _print_password(credentials: NewCredentials) -> None:
     out.print(
         "Privacy officer account [bold]officer[/bold], one-time password "
-        f"[bold]{password}[/bold] (shown once; change it at first login).",
+        f"[bold]{credentials.password}[/bold] (shown once; change it at first login).",
         soft_wrap=True,
     )
+    if credentials.totp_uri:
+        out.print(
+            f"TOTP enrolment (needed outside trusted networks): {credentials.totp_uri}",
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 @app.command()
@@ -108,12 +142,12 @@ def init(
 ) -> None:
     """Create a data directory: settings, demo policy, master key, database, first officer."""
     settings = load_settings(data_dir, database)
-    password = initialise(settings, database=database)
+    credentials = initialise(settings, database=database)
     out.print(
         f"Initialised [bold]{data_dir}[/bold] "
         f"(policy.toml, master.key, signing.key, {SETTINGS_FILE})."
     )
-    _print_password(password)
+    _print_password(credentials)
 
 
 @app.command()
@@ -142,9 +176,9 @@ def serve(
 
     settings = load_settings(data, database)
     if not (settings.data_dir / SETTINGS_FILE).is_file():
-        password = initialise(settings, database=database)
+        credentials = initialise(settings, database=database)
         out.print(f"Initialised [bold]{settings.data_dir}[/bold] with the demo policy.")
-        _print_password(password)
+        _print_password(credentials)
         settings = load_settings(data, database)
     engine = Engine.open(settings)
     bind_host = host or settings.server.host
@@ -246,6 +280,236 @@ def tokens_revoke(
     out.print(f"Token {name!r} revoked.", markup=False)
 
 
+ByOption = Annotated[
+    str | None,
+    typer.Option(
+        "--by", help="Who acts, for the record (default: the OS user).", show_default=False
+    ),
+]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the grant history.")]
+
+
+def _print_credentials(credentials: NewCredentials) -> None:
+    err.print(
+        f"Account {credentials.username!r} (shown once; change at first login):", markup=False
+    )
+    out.print(f"one-time password: {credentials.password}", markup=False)
+    if credentials.totp_uri:
+        out.print(f"totp enrolment: {credentials.totp_uri}", markup=False, soft_wrap=True)
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Argument(help="One account per person.")],
+    role: Annotated[
+        str, typer.Option(help="privacy_officer, handler, auditor or admin.")
+    ] = Role.HANDLER.value,
+    purpose: Annotated[
+        list[str] | None,
+        typer.Option("--purpose", "-p", help="Purpose a handler may serve (repeat)."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the grant history.")] = "new account",
+    by: ByOption = None,
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Create an account; print its one-time password and TOTP enrolment URI once."""
+    engine = open_engine(data, database)
+    try:
+        credentials = engine.add_staff(
+            username=username, role=role, purposes=purpose, reason=reason, actor=operator(by)
+        )
+    finally:
+        engine.close()
+    _print_credentials(credentials)
+
+
+@staff_app.command("list")
+def staff_list(
+    data: DataOption = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List accounts with their role, grants and state (never secrets)."""
+    engine = open_engine(data, database)
+    try:
+        accounts = engine.staff()
+    finally:
+        engine.close()
+    if as_json:
+        rows = [
+            {
+                "username": account.username,
+                "role": account.role,
+                "purposes": account.purposes,
+                "locked": account.locked,
+                "failed_logins": account.failed_logins,
+                "must_change_password": account.must_change_password,
+                "totp_enrolled": account.totp_enrolled,
+                "created_at": account.created_at.isoformat(),
+                "last_login_at": _iso(account.last_login_at),
+                "disabled_at": _iso(account.disabled_at),
+            }
+            for account in accounts
+        ]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("username", "role", "purposes", "state", "last login")
+    for account in accounts:
+        state = "disabled" if account.disabled_at else "locked" if account.locked else "active"
+        table.add_row(
+            account.username,
+            account.role,
+            ", ".join(account.purposes),
+            state,
+            account.last_login_at.strftime("%Y-%m-%d %H:%M") if account.last_login_at else "",
+        )
+    out.print(table)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+@staff_app.command("grant")
+def staff_grant(
+    username: Annotated[str, typer.Argument(help="Account to change.")],
+    reason: ReasonOption,
+    purpose: Annotated[
+        list[str] | None,
+        typer.Option("--purpose", "-p", help="Purpose to grant a handler (repeat)."),
+    ] = None,
+    role: Annotated[str | None, typer.Option(help="New role instead of purposes.")] = None,
+    by: ByOption = None,
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Grant a handler purposes, or change an account's role (--role)."""
+    if bool(purpose) == bool(role):
+        raise InvalidInput("give --purpose (repeatable) or --role, not both", field="purpose")
+    engine = open_engine(data, database)
+    try:
+        if role:
+            engine.change_staff_role(username, role=role, reason=reason, actor=operator(by))
+            message = f"{username!r} is now {role}."
+        else:
+            granted = engine.grant_staff(
+                username, purposes=purpose or [], reason=reason, actor=operator(by)
+            )
+            message = f"Granted {username!r}: {', '.join(granted) or 'nothing new'}."
+    finally:
+        engine.close()
+    out.print(message, markup=False)
+
+
+@staff_app.command("revoke")
+def staff_revoke(
+    username: Annotated[str, typer.Argument(help="Account to change.")],
+    reason: ReasonOption,
+    purpose: Annotated[
+        list[str] | None, typer.Option("--purpose", "-p", help="Purpose to revoke (repeat).")
+    ] = None,
+    account: Annotated[
+        bool, typer.Option("--account", help="Close the whole account (a leaver).")
+    ] = False,
+    by: ByOption = None,
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Revoke grants, or close an account; effective on its very next call."""
+    if bool(purpose) == account:
+        raise InvalidInput("give --purpose (repeatable) or --account, not both", field="purpose")
+    engine = open_engine(data, database)
+    try:
+        if account:
+            engine.disable_staff(username, reason=reason, actor=operator(by))
+        else:
+            engine.revoke_staff(username, purposes=purpose or [], reason=reason, actor=operator(by))
+    finally:
+        engine.close()
+    out.print(f"Revoked ({'account' if account else ', '.join(purpose or [])}).", markup=False)
+
+
+@staff_app.command("unlock")
+def staff_unlock(
+    username: Annotated[str, typer.Argument(help="Locked account.")],
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "unlocked",
+    by: ByOption = None,
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Lift the lockout that failed logins put on an account."""
+    engine = open_engine(data, database)
+    try:
+        engine.unlock_staff(username, reason=reason, actor=operator(by))
+    finally:
+        engine.close()
+    out.print(f"{username!r} unlocked.", markup=False)
+
+
+@staff_app.command("reset-password")
+def staff_reset_password(
+    username: Annotated[str, typer.Argument(help="Account to reset.")],
+    new_totp: Annotated[
+        bool, typer.Option("--new-totp", help="Also issue a new TOTP secret (lost device).")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "password reset",
+    by: ByOption = None,
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Print a new one-time password (shown once); the account's sessions end."""
+    engine = open_engine(data, database)
+    try:
+        credentials = engine.reset_staff_password(
+            username, new_totp=new_totp, reason=reason, actor=operator(by)
+        )
+    finally:
+        engine.close()
+    _print_credentials(credentials)
+
+
+@staff_app.command("history")
+def staff_history(
+    username: Annotated[str | None, typer.Argument(help="One account (default: all).")] = None,
+    data: DataOption = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The append-only history of grants, role changes and revocations (kept ≥ 3 years)."""
+    engine = open_engine(data, database)
+    try:
+        changes = engine.grant_history(username=username)
+    finally:
+        engine.close()
+    if as_json:
+        rows = [
+            {
+                "occurred_at": change.occurred_at.isoformat(),
+                "username": change.username,
+                "change": change.change,
+                "purpose": change.purpose,
+                "role": change.role,
+                "changed_by": change.changed_by,
+                "reason": change.reason,
+            }
+            for change in changes
+        ]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("when", "account", "change", "purpose / role", "by", "why")
+    for change in changes:
+        table.add_row(
+            change.occurred_at.strftime("%Y-%m-%d %H:%M"),
+            change.username,
+            change.change,
+            change.purpose or change.role or "",
+            change.changed_by,
+            change.reason,
+        )
+    out.print(table)
+
+
 def main() -> None:
     """Entry point: run the app, turning Haechi errors into exit code 2."""
     try:
@@ -264,11 +528,10 @@ def main() -> None:
         err.print("Aborted.")
         sys.exit(1)
     except Exception as exc:
-        # Click's own usage errors (ClickException) carry their exit code.
-        from click.exceptions import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # Click's own usage errors (ClickException) carry their exit code. Typer ≥ 0.25
+        # vendors its own copy of click, so the class is matched by name.
+        if any(cls.__name__ == "ClickException" for cls in type(exc).__mro__):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
     sys.exit(code if isinstance(code, int) else 0)

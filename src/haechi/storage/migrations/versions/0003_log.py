@@ -1,7 +1,7 @@
 """tamper-evident log
 
-Revision ID: 0002_log
-Revises: 0001
+Revision ID: 0003_log
+Revises: 0002_staff
 Create Date: 2026-11-28
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from haechi.storage.types import UtcDateTime
 
-revision = "0002_log"
-down_revision = "0001"
+revision = "0003_log"
+down_revision = "0002_staff"
 branch_labels = None
 depends_on = None
 
