@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from haechi.access.decision import Actor
-from haechi.access.staff import NewCredentials
+from haechi.access.staff import NewCredentials, Role, require_role
 from haechi.api.errors import install_error_handlers
 from haechi.api.schemas import (
     CollectionCreate,
@@ -184,7 +184,7 @@ def lookup(body: LookupIn, engine: EngineDep, actor: ActorDep, ip: IpDep) -> Loo
     )
 
 
-@router.get("/audit/heads", response_model=list[TreeHeadOut])
+@router.get("/audit/heads", response_model=list[TreeHeadOut], tags=["audit"])
 def tree_heads(
     engine: EngineDep, since: Annotated[int, Query(ge=0, description="Only larger heads.")] = 0
 ) -> list[TreeHeadOut]:
@@ -196,7 +196,24 @@ def tree_heads(
     ]
 
 
-@router.get("/audit/events/{event_id}/proof")
+_LOG_READERS = (Role.PRIVACY_OFFICER, Role.AUDITOR)
+
+
+@router.get("/alerts", tags=["audit"])
+def list_alerts(engine: EngineDep, actor: ActorDep) -> list[dict[str, object]]:
+    """Alerts raised by the access-log monitors (privacy officer and auditors)."""
+    require_role(actor, *_LOG_READERS)
+    return [alert.to_json() for alert in engine.alerts()]
+
+
+@router.get("/audit/review/{month}", tags=["audit"])
+def monthly_review(month: str, engine: EngineDep, actor: ActorDep) -> dict[str, object]:
+    """A month's accesses per actor with its alerts (privacy officer and auditors)."""
+    require_role(actor, *_LOG_READERS)
+    return engine.review(month).to_json()
+
+
+@router.get("/audit/events/{event_id}/proof", tags=["audit"])
 def event_proof(event_id: int, engine: EngineDep, actor: ActorDep) -> dict[str, object]:
     """Inclusion proof of one audit event in the newest signed head."""
     return engine.prove(event_id).to_json()
