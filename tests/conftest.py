@@ -79,7 +79,7 @@ def _postgres_engine() -> Iterator[SqlEngine]:
 def _truncate(engine: SqlEngine) -> None:
     names = ", ".join(table.name for table in metadata.sorted_tables)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {names} CASCADE"))
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

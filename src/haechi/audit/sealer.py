@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, bindparam, exists, func, insert, sele
 from haechi.audit.canonical import EVENT_FIELDS, encode_event
 from haechi.audit.merkle import CompactRange, leaf_hash
 from haechi.audit.signing import HeadSigner, TreeHead
+from haechi.storage.prepared import PreparedStatement
 from haechi.storage.tables import audit_events, audit_leaves, tree_heads
 
 __all__ = ["LOCK_KEY", "SealResult", "latest_head", "lock_sealer", "row_to_head", "seal", "seal_on"]
@@ -116,27 +117,33 @@ def seal_on(
         compact = CompactRange.decode(int(previous.size), bytes(previous.compact))
         watermark = int(previous.sealed_through)
         prev_hash = row_to_head(previous).digest()
-    rows = connection.execute(_UNSEALED, {"watermark": watermark, "batch": batch}).all()
+    # Rows come straight from the driver: the canonical encoding takes its values as
+    # they are, and a sealing round may cover tens of thousands of events.
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        PreparedStatement(_UNSEALED, connection.dialect).execute(
+            cursor, {"watermark": watermark, "batch": batch}
+        )
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     if not rows:
         return SealResult(None, 0)
     leaves = []
     for row in rows:
         digest = leaf_hash(encode_event(row))
-        leaves.append({"leaf_index": compact.size, "event_id": row.id, "leaf_hash": digest})
+        leaves.append({"leaf_index": compact.size, "event_id": row[0], "leaf_hash": digest})
         compact.append(digest)
     connection.execute(insert(audit_leaves), leaves)
     moment = now()
-    cutoff = moment - margin
-    if len(rows) < batch:
-        # Every visible event above the watermark is now sealed.
-        candidate = connection.execute(
-            select(func.max(audit_events.c.id)).where(
-                audit_events.c.id > watermark, audit_events.c.occurred_at <= cutoff
-            )
-        ).scalar()
-    else:
-        old = [row.id for row in rows if row.occurred_at <= cutoff]
-        candidate = max(old) if old else None
+    # Every visible event above the watermark, up to the last one sealed, is sealed
+    # now; those older than the margin can no longer be overtaken by a straggler.
+    window = [audit_events.c.id > watermark, audit_events.c.occurred_at <= moment - margin]
+    if len(rows) == batch:
+        window.append(audit_events.c.id <= rows[-1][0])
+    candidate = connection.execute(select(func.max(audit_events.c.id)).where(*window)).scalar()
     sealed_through = max(watermark, int(candidate or 0))
     first_leaf = connection.execute(select(func.min(audit_leaves.c.leaf_index))).scalar()
     head = signer.sign(

@@ -34,6 +34,12 @@ class PreparedStatement:
         self._names: Sequence[str] | None = (
             list(compiled.positiontup or []) if compiled.positional else None
         )
+        # Values the statement carries itself (literals, SQLite's OFFSET 0 after a LIMIT).
+        self._defaults: dict[str, Any] = {
+            name: bind.effective_value
+            for name, bind in compiled.binds.items()
+            if not bind.required and bind.effective_value is not None
+        }
         self._binds: dict[str, Processor] = {
             name: bind.type.dialect_impl(dialect).bind_processor(dialect)
             for name, bind in ((key, compiled.binds[key]) for key in compiled.binds)
@@ -48,10 +54,11 @@ class PreparedStatement:
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """Values converted by each column's bind processor, in the dialect's style."""
+        given = {**self._defaults, **values}
         converted = {
-            name: (processor(values[name]) if processor else values[name])
+            name: (processor(given[name]) if processor else given[name])
             for name, processor in self._binds.items()
-            if name in values
+            if name in given
         }
         if self._names is None:
             return converted
