@@ -234,3 +234,58 @@ def test_staff_commands(installation: list[str]) -> None:
     unknown = haechi("staff", "grant", "nobody", "-p", "service", "--reason", "x", *installation)
     assert unknown.returncode == 2
     assert "Traceback" not in unknown.stderr
+
+
+def start_server(installation: list[str]) -> tuple[subprocess.Popen[str], int]:
+    """A `haechi serve` subprocess, returned once it accepts requests."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "haechi.cli", "serve", *installation, "--port", str(port)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **CHEAP_ARGON2, "HAECHI__AUDIT__SEAL_INTERVAL_SECONDS": "0.2"},
+    )
+    assert server.stderr is not None
+    for line in server.stderr:
+        if "Application startup complete" in line:
+            return server, port
+    pytest.fail("haechi serve exited before it was ready")
+
+
+def test_two_servers_write_one_verifiable_log(
+    installation: list[str], person: dict[str, str]
+) -> None:
+    """It keeps one consistent log when two servers share the database and both seal."""
+    secret = haechi(
+        "tokens", "create", "--name", "crm", "--purpose", "service", *installation
+    ).stdout.strip()
+    servers = [start_server(installation), start_server(installation)]
+    auth = {"Authorization": f"Bearer {secret}"}
+    try:
+        for index in range(20):
+            _, port = servers[index % 2]
+            base = f"http://127.0.0.1:{port}/api/v1"
+            who = {**person, "email": f"two{index}@example.kr", "contact": f"010-5000-{index:04d}"}
+            created = httpx.post(
+                f"{base}/collections",
+                json={
+                    "purpose": "service",
+                    "items": who,
+                    "consent": {"granted": True, "method": "web-form"},
+                },
+                headers=auth,
+            )
+            assert created.status_code == 201, created.text
+            subject = created.json()["subject_id"]
+            read = httpx.get(f"{base}/subjects/{subject}/items?purpose=service", headers=auth)
+            assert read.status_code == 200
+    finally:
+        for server, _ in servers:
+            server.terminate()
+        for server, _ in servers:
+            server.wait(timeout=30)
+    report = json.loads(haechi("audit", "verify", "--json", *installation).stdout)
+    assert report["ok"] is True, report["problems"]
+    # 20 collections + 20 reads + the officer's and the token's creation, each sealed once.
+    assert report["size"] == 42
