@@ -67,3 +67,25 @@ def test_alerts_and_review_for_auditors_only(
     assert review.json()["actors"][0]["denied"] == 10
     bad = client.get("/api/v1/audit/review/March", headers=bearer(auditor))
     assert (bad.status_code, bad.json()["field"]) == (422, "month")
+
+
+def test_downloads_need_a_reason(
+    client: TestClient, engine: Engine, person: dict[str, str]
+) -> None:
+    """It refuses a download without a reason (422 naming it) and logs one with a reason."""
+    _, token = engine.create_token(name="svc", purposes=["service"])
+    subject = engine.collect(
+        purpose="service", items=person, consent=ConsentEvidence(True, "form")
+    ).subject_id
+    url = f"/api/v1/subjects/{subject}/items"
+    refused = client.get(
+        url, params={"purpose": "service", "download": True}, headers=bearer(token)
+    )
+    assert (refused.status_code, refused.json()["field"]) == (422, "reason")
+    allowed = client.get(
+        url,
+        params={"purpose": "service", "download": True, "reason": "ticket 7"},
+        headers=bearer(token),
+    )
+    assert allowed.status_code == 200
+    assert engine.events(limit=1)[0].action == "download"

@@ -163,6 +163,9 @@ def read_items(
     purpose: Annotated[str, Query(min_length=1, max_length=63)],
     item: Annotated[list[str] | None, Query(description="Items to read; all by default.")] = None,
     reason: Annotated[str | None, Query(max_length=500)] = None,
+    download: Annotated[
+        bool, Query(description="The data leaves the system (a file): needs a reason.")
+    ] = False,
 ) -> ItemsPublic:
     """Read a subject's items for one purpose: decided, logged, then decrypted."""
     values = engine.use(
@@ -172,6 +175,7 @@ def read_items(
         items=item,
         reason=reason,
         source_ip=ip,
+        download=download,
     )
     return ItemsPublic(subject_id=subject_id, purpose=purpose, items=values)
 
