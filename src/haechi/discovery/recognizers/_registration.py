@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from datetime import date
 from operator import mul
+from typing import ClassVar
+
+from haechi.discovery.recognizers.base import Keywords, RegexRecognizer, mask_alnum
 
 WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 RANDOM_TAIL_FROM = date(2020, 10, 1)
@@ -48,3 +51,42 @@ def birth_date(digits: str, today: date | None = None) -> date | None:
 def weighted_sum(digits: str) -> int:
     """Return Σ dᵢwᵢ over the first twelve digits."""
     return sum(map(mul, digits[:12].encode("ascii").translate(_VALUES), WEIGHTS))
+
+
+class RegistrationRecognizer(RegexRecognizer):
+    """Scores ``YYMMDD-GNNNNNC`` candidates by birth date, check digit and context.
+
+    A subclass names its G digits in ``pattern``, its context words, and the constant
+    of its check digit: C = (``check_constant`` − Σ dᵢwᵢ mod 11) mod 10.
+    """
+
+    context: ClassVar[Keywords]
+    check_constant: ClassVar[int]
+    head: ClassVar[bytes | None] = rb"[0-9]"
+
+    @classmethod
+    def check_digit(cls, digits: str) -> int:
+        """Return the check digit of the first twelve ``digits``."""
+        return (cls.check_constant - weighted_sum(digits) % 11) % 10
+
+    def validate(self, buf: bytes, start: int, end: int) -> float | None:
+        """Score a candidate by date, check digit and nearby words."""
+        raw = buf[start:end]
+        digits = digits_of(raw)
+        born = birth_date(digits)
+        if born is None:
+            return None
+        hyphen = b"-" in raw
+        if self.check_digit(digits) == int(digits[12]):
+            score = 0.95 if hyphen else 0.85
+        elif born >= RANDOM_TAIL_FROM:
+            score = 0.6 if hyphen else 0.45
+        else:
+            score = 0.35 if hyphen else 0.2
+        if self.context.before(buf, start):
+            score = min(0.99, score + 0.2)
+        return score
+
+    def mask(self, value: str) -> str:
+        """Keep the first two digits (the birth year's) only."""
+        return mask_alnum(value, 2, 0)
