@@ -109,11 +109,11 @@ class AuditSettings(BaseModel):
         default=50_000, ge=1, description="Most events sealed under one tree head."
     )
     seal_margin_seconds: int = Field(
-        default=600,
+        default=60,
         ge=1,
         description=(
-            "Age after which an unsealed event id can no longer appear (longest transaction); "
-            "the sealer keeps looking for stragglers younger than this."
+            "PostgreSQL: the longest a transaction may take between logging an event and "
+            "committing; the sealer looks this far back for events that committed late."
         ),
     )
     large_installation_subjects: int = Field(

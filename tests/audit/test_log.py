@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select, text
 
 from haechi import Actor, ConsentEvidence, Engine
 from haechi.audit.canonical import EVENT_FIELDS, encode_event
+from haechi.audit.events import record_event
 from haechi.audit.merkle import leaf_hash
 from haechi.audit.sealer import seal_on
 from haechi.audit.signing import TreeHead
@@ -309,3 +310,24 @@ def test_concurrent_sealers_never_seal_twice(
     report = engine.verify_log()
     assert report.ok, report.problems
     assert report.size == len(engine.events(limit=1000))
+
+
+def test_an_event_committed_late_is_still_sealed(
+    engine: Engine, database: Database, clock: FakeClock
+) -> None:
+    """It seals an event whose transaction commits after a later event was sealed."""
+    if database.backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time: ids always commit in order")
+    slow = database.engine.connect()
+    transaction = slow.begin()
+    record_event(slow, now=clock.now, actor="slow", actor_kind="staff", action="view")
+    with engine.transaction() as connection:
+        record_event(connection, now=clock.now, actor="fast", actor_kind="staff", action="view")
+    assert engine.seal().sealed == 1  # only the committed one
+    transaction.commit()
+    slow.close()
+    clock.advance(seconds=5)
+    assert engine.seal().sealed == 1  # the straggler
+    report = engine.verify_log()
+    assert report.ok, report.problems
+    assert report.size == 2

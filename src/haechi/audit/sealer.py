@@ -35,15 +35,26 @@ LOCK_KEY = 0x4841_4543_4849_5345  # "HAECHISE"
 ZERO_HASH = bytes(32)
 
 _EVENT_COLUMNS = [audit_events.c[name] for name in EVENT_FIELDS]
-_UNSEALED = (
+# New events: above the highest id sealed so far (an index range scan).
+_NEW = (
+    select(*_EVENT_COLUMNS)
+    .where(audit_events.c.id > bindparam("high"))
+    .order_by(audit_events.c.id)
+    .limit(bindparam("batch"))
+)
+# Stragglers (PostgreSQL only): committed after a higher id was sealed. Only the
+# window between the watermark and the highest sealed id can hold them.
+_STRAGGLERS = (
     select(*_EVENT_COLUMNS)
     .where(
         audit_events.c.id > bindparam("watermark"),
+        audit_events.c.id <= bindparam("high"),
         ~exists().where(audit_leaves.c.event_id == audit_events.c.id),
     )
     .order_by(audit_events.c.id)
     .limit(bindparam("batch"))
 )
+_HIGH = select(func.max(audit_leaves.c.event_id))
 _LATEST = select(tree_heads).order_by(tree_heads.c.size.desc()).limit(1)
 
 
@@ -92,7 +103,7 @@ def seal(
     *,
     now: Callable[[], datetime],
     batch: int = 50_000,
-    margin: timedelta = timedelta(minutes=10),
+    margin: timedelta = timedelta(minutes=1),
 ) -> SealResult:
     """Seal up to ``batch`` committed events under a new signed tree head."""
     with database.begin() as connection:
@@ -107,7 +118,7 @@ def seal_on(
     *,
     now: Callable[[], datetime],
     batch: int = 50_000,
-    margin: timedelta = timedelta(minutes=10),
+    margin: timedelta = timedelta(minutes=1),
 ) -> SealResult:
     """Seal inside the caller's transaction (which must hold the sealer's lock)."""
     previous = latest_head(connection)
@@ -119,14 +130,25 @@ def seal_on(
         prev_hash = row_to_head(previous).digest()
     # Rows come straight from the driver: the canonical encoding takes its values as
     # they are, and a sealing round may cover tens of thousands of events.
+    high = int(connection.execute(_HIGH).scalar() or 0)
+    # SQLite has one writer at a time, and an event's id is taken inside its
+    # transaction: ids commit in order, so nothing can appear below `high`.
+    stragglers_possible = connection.dialect.name != "sqlite"
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
     try:
-        PreparedStatement(_UNSEALED, connection.dialect).execute(
-            cursor, {"watermark": watermark, "batch": batch}
-        )
-        rows = cursor.fetchall()
+        rows: list[Any] = []
+        if stragglers_possible and high > watermark:
+            PreparedStatement(_STRAGGLERS, connection.dialect).execute(
+                cursor, {"watermark": watermark, "high": high, "batch": batch}
+            )
+            rows = list(cursor.fetchall())
+        if len(rows) < batch:
+            PreparedStatement(_NEW, connection.dialect).execute(
+                cursor, {"high": high, "batch": batch - len(rows)}
+            )
+            rows += cursor.fetchall()
     finally:
         cursor.close()
     if not rows:
@@ -138,13 +160,20 @@ def seal_on(
         compact.append(digest)
     connection.execute(insert(audit_leaves), leaves)
     moment = now()
-    # Every visible event above the watermark, up to the last one sealed, is sealed
-    # now; those older than the margin can no longer be overtaken by a straggler.
-    window = [audit_events.c.id > watermark, audit_events.c.occurred_at <= moment - margin]
-    if len(rows) == batch:
-        window.append(audit_events.c.id <= rows[-1][0])
-    candidate = connection.execute(select(func.max(audit_events.c.id)).where(*window)).scalar()
-    sealed_through = max(watermark, int(candidate or 0))
+    top = max(high, int(rows[-1][0]))
+    if not stragglers_possible:
+        sealed_through = top
+    else:
+        # Every visible event up to `top` is sealed now; those older than the margin
+        # can no longer be overtaken by a straggler.
+        candidate = connection.execute(
+            select(func.max(audit_events.c.id)).where(
+                audit_events.c.id > watermark,
+                audit_events.c.id <= top,
+                audit_events.c.occurred_at <= moment - margin,
+            )
+        ).scalar()
+        sealed_through = max(watermark, int(candidate or 0))
     first_leaf = connection.execute(select(func.min(audit_leaves.c.leaf_index))).scalar()
     head = signer.sign(
         TreeHead(
