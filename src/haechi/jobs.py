@@ -1,14 +1,19 @@
-"""Background jobs of ``haechi serve``: sealing the log, and whatever else runs on a clock.
+"""Background jobs of ``haechi serve``: sealing the log, monitors, whatever runs on a clock.
 
-Each job runs in its own thread at its own interval and coordinates with other
-servers through the database (the sealer's advisory lock), so any number of servers
-may run them. A failing round is logged by exception type only (never values) and
-retried at the next interval.
+Light jobs run in threads, each at its own interval. The sealer runs in its own
+process (``haechi audit seal --follow``): hashing thousands of events in a thread of
+the server would hold the interpreter lock in the middle of every request (measured
+in docs/benchmarks.md). Jobs coordinate with other servers through the database (the
+sealer's advisory lock), so any number of servers may run them. A failing round is
+logged by exception type only (never values) and retried at the next interval.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from haechi.engine import Engine
 from haechi.mail import Notifier, SmtpNotifier, mail_alerts
 
-__all__ = ["BackgroundJobs", "Job"]
+__all__ = ["BackgroundJobs", "Job", "SealerProcess"]
 
 log = logging.getLogger("haechi.jobs")
 
@@ -28,14 +33,56 @@ class Job:
     name: str
     interval: float
     run: Callable[[], object]
-    final_round: bool = False
+
+
+class SealerProcess:
+    """``haechi audit seal --follow`` as a child process of the server."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        settings = engine.settings
+        self.command = [
+            sys.executable,
+            "-m",
+            "haechi.cli",
+            "audit",
+            "seal",
+            "--follow",
+            "--data",
+            str(settings.data_dir),
+        ]
+        # The URL goes by environment, not argv: it may hold a password.
+        self.environment = {**os.environ, "HAECHI__DATABASE__URL": settings.database_url}
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the child."""
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.command, stdout=subprocess.DEVNULL, env=self.environment
+        )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the child, then seal what is left here, so nothing stays unsealed."""
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        try:
+            self.engine.seal_all()
+        except Exception as exc:
+            log.error("sealing on shutdown failed: %s", type(exc).__name__)
 
 
 class BackgroundJobs:
-    """Runs jobs in daemon threads until stopped."""
+    """Runs jobs in daemon threads (and the sealer in a process) until stopped."""
 
-    def __init__(self, jobs: list[Job]):
+    def __init__(self, jobs: list[Job], *, processes: list[SealerProcess] | None = None):
         self.jobs = jobs
+        self.processes = processes or []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -52,15 +99,14 @@ class BackgroundJobs:
                 mail_alerts(engine, notifier)
 
         return cls(
-            [
-                # Sealing once more on the way out leaves no event of this server unsealed.
-                Job("seal", settings.audit.seal_interval_seconds, engine.seal_all, True),
-                Job("monitors", settings.monitor.interval_seconds, monitors),
-            ]
+            [Job("monitors", settings.monitor.interval_seconds, monitors)],
+            processes=[SealerProcess(engine)],
         )
 
     def start(self) -> None:
-        """Start one thread per job."""
+        """Start the processes, and one thread per job."""
+        for process in self.processes:
+            process.start()
         for job in self.jobs:
             thread = threading.Thread(
                 target=self._loop, args=(job,), name=f"haechi-{job.name}", daemon=True
@@ -81,9 +127,5 @@ class BackgroundJobs:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
-        for job in self.jobs:
-            if job.final_round:
-                try:
-                    job.run()
-                except Exception as exc:
-                    log.error("job %s failed on shutdown: %s", job.name, type(exc).__name__)
+        for process in self.processes:
+            process.stop(timeout)

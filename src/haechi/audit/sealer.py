@@ -97,30 +97,21 @@ def _try_lock(connection: Connection) -> bool:
     return bool(connection.execute(select(func.pg_try_advisory_xact_lock(LOCK_KEY))).scalar())
 
 
-def seal(
-    database: Engine,
-    signer: HeadSigner,
-    *,
-    now: Callable[[], datetime],
-    batch: int = 50_000,
-    margin: timedelta = timedelta(minutes=1),
-) -> SealResult:
-    """Seal up to ``batch`` committed events under a new signed tree head."""
-    with database.begin() as connection:
-        if not _try_lock(connection):
-            return SealResult(None, 0, locked_out=True)
-        return seal_on(connection, signer, now=now, batch=batch, margin=margin)
+@dataclass
+class _Pending:
+    """A sealing round read and hashed, not yet written."""
+
+    base_size: int
+    compact: CompactRange
+    watermark: int
+    prev_hash: bytes
+    high: int
+    rows: list[Any]
+    leaves: list[dict[str, Any]]
 
 
-def seal_on(
-    connection: Connection,
-    signer: HeadSigner,
-    *,
-    now: Callable[[], datetime],
-    batch: int = 50_000,
-    margin: timedelta = timedelta(minutes=1),
-) -> SealResult:
-    """Seal inside the caller's transaction (which must hold the sealer's lock)."""
+def _collect(connection: Connection, *, batch: int) -> _Pending | None:
+    """Read the waiting events and hash them into the tree (reads only)."""
     previous = latest_head(connection)
     if previous is None:
         compact, watermark, prev_hash = CompactRange(), 0, ZERO_HASH
@@ -128,18 +119,16 @@ def seal_on(
         compact = CompactRange.decode(int(previous.size), bytes(previous.compact))
         watermark = int(previous.sealed_through)
         prev_hash = row_to_head(previous).digest()
+    base_size = compact.size
+    high = int(connection.execute(_HIGH).scalar() or 0)
     # Rows come straight from the driver: the canonical encoding takes its values as
     # they are, and a sealing round may cover tens of thousands of events.
-    high = int(connection.execute(_HIGH).scalar() or 0)
-    # SQLite has one writer at a time, and an event's id is taken inside its
-    # transaction: ids commit in order, so nothing can appear below `high`.
-    stragglers_possible = connection.dialect.name != "sqlite"
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
     try:
         rows: list[Any] = []
-        if stragglers_possible and high > watermark:
+        if _stragglers_possible(connection) and high > watermark:
             PreparedStatement(_STRAGGLERS, connection.dialect).execute(
                 cursor, {"watermark": watermark, "high": high, "batch": batch}
             )
@@ -152,35 +141,54 @@ def seal_on(
     finally:
         cursor.close()
     if not rows:
-        return SealResult(None, 0)
+        return None
     leaves = []
     for row in rows:
         digest = leaf_hash(encode_event(row))
         leaves.append({"leaf_index": compact.size, "event_id": row[0], "leaf_hash": digest})
         compact.append(digest)
-    connection.execute(insert(audit_leaves), leaves)
+    return _Pending(base_size, compact, watermark, prev_hash, high, rows, leaves)
+
+
+def _stragglers_possible(connection: Connection) -> bool:
+    # SQLite has one writer at a time, and an event's id is taken inside its
+    # transaction: ids commit in order, so nothing can appear below the highest sealed.
+    return connection.dialect.name != "sqlite"
+
+
+def _write(
+    connection: Connection,
+    signer: HeadSigner,
+    pending: _Pending,
+    *,
+    now: Callable[[], datetime],
+    margin: timedelta,
+) -> SealResult:
+    """Insert the leaves and the signed head of a collected round."""
+    connection.execute(insert(audit_leaves), pending.leaves)
     moment = now()
-    top = max(high, int(rows[-1][0]))
-    if not stragglers_possible:
+    top = max(pending.high, int(pending.rows[-1][0]))
+    if not _stragglers_possible(connection):
         sealed_through = top
     else:
         # Every visible event up to `top` is sealed now; those older than the margin
         # can no longer be overtaken by a straggler.
         candidate = connection.execute(
             select(func.max(audit_events.c.id)).where(
-                audit_events.c.id > watermark,
+                audit_events.c.id > pending.watermark,
                 audit_events.c.id <= top,
                 audit_events.c.occurred_at <= moment - margin,
             )
         ).scalar()
-        sealed_through = max(watermark, int(candidate or 0))
+        sealed_through = max(pending.watermark, int(candidate or 0))
     first_leaf = connection.execute(select(func.min(audit_leaves.c.leaf_index))).scalar()
+    compact = pending.compact
     head = signer.sign(
         TreeHead(
             size=compact.size,
             root=compact.root(),
             signed_at=moment,
-            prev_hash=prev_hash,
+            prev_hash=pending.prev_hash,
             key_id=signer.key_id,
             pruned_below=int(first_leaf or 0),
         )
@@ -198,4 +206,52 @@ def seal_on(
             sealed_through=sealed_through,
         )
     )
-    return SealResult(head, len(rows))
+    return SealResult(head, len(pending.rows))
+
+
+def seal(
+    database: Engine,
+    signer: HeadSigner,
+    *,
+    now: Callable[[], datetime],
+    batch: int = 50_000,
+    margin: timedelta = timedelta(minutes=1),
+) -> SealResult:
+    """Seal up to ``batch`` committed events under a new signed tree head.
+
+    On SQLite the events are read and hashed in a read transaction, and only the
+    inserts take the database's single write lock, so requests are held up for the
+    time of the inserts, not of the hashing. The write checks that no other sealer
+    moved the tree in between (if one did, this round is dropped and redone later).
+    """
+    if database.dialect.name == "sqlite":
+        with database.connect() as reader:
+            reader.execution_options(sqlite_deferred=True)
+            with reader.begin():
+                pending = _collect(reader, batch=batch)
+        if pending is None:
+            return SealResult(None, 0)
+        with database.begin() as connection:
+            latest = latest_head(connection)
+            if (int(latest.size) if latest is not None else 0) != pending.base_size:
+                return SealResult(None, 0, locked_out=True)
+            return _write(connection, signer, pending, now=now, margin=margin)
+    with database.begin() as connection:
+        if not _try_lock(connection):
+            return SealResult(None, 0, locked_out=True)
+        return seal_on(connection, signer, now=now, batch=batch, margin=margin)
+
+
+def seal_on(
+    connection: Connection,
+    signer: HeadSigner,
+    *,
+    now: Callable[[], datetime],
+    batch: int = 50_000,
+    margin: timedelta = timedelta(minutes=1),
+) -> SealResult:
+    """Seal inside the caller's transaction (which must hold the sealer's lock)."""
+    pending = _collect(connection, batch=batch)
+    if pending is None:
+        return SealResult(None, 0)
+    return _write(connection, signer, pending, now=now, margin=margin)

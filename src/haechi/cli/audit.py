@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +15,7 @@ from rich.table import Table
 
 from haechi.audit.signing import TreeHead
 from haechi.cli.common import DatabaseOption, DataOption, open_engine
+from haechi.engine import Engine
 from haechi.errors import InvalidInput
 
 __all__ = ["alerts_app", "audit_app"]
@@ -27,16 +30,39 @@ def _print_json(data: Any) -> None:
 
 
 @audit_app.command("seal")
-def seal(data: DataOption = None, database: DatabaseOption = None) -> None:
-    """Seal every waiting event under signed tree heads."""
+def seal(
+    data: DataOption = None,
+    database: DatabaseOption = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep sealing until stopped (SIGTERM or Ctrl-C).")
+    ] = False,
+) -> None:
+    """Seal every waiting event under signed tree heads (continuously with --follow)."""
     engine = open_engine(data, database)
     try:
         sealed = engine.seal_all()
+        if follow:
+            sealed += _follow(engine)
         heads = engine.tree_heads()
     finally:
         engine.close()
     size = heads[-1].size if heads else 0
     out.print(f"Sealed {sealed:,} events; the log holds {size:,} under {len(heads):,} heads.")
+
+
+def _follow(engine: Engine) -> int:
+    """Seal every interval until SIGTERM or SIGINT; seal once more before returning."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    sealed = 0
+    interval = engine.settings.audit.seal_interval_seconds
+    while not stop.wait(interval):
+        try:
+            sealed += engine.seal_all()
+        except Exception as exc:
+            err.print(f"sealing failed: {type(exc).__name__}", markup=False)
+    return sealed + engine.seal_all()
 
 
 def _read_witness(path: Path) -> list[TreeHead]:

@@ -65,5 +65,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(connection: Any) -> None:
     # Nearly every Haechi transaction writes (at least an audit event). Taking the
     # write lock up front makes concurrent writers queue on busy_timeout instead of
-    # failing at once when a read lock cannot be upgraded.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # failing at once when a read lock cannot be upgraded. A connection marked
+    # `sqlite_deferred` only reads, and takes no lock at all (WAL snapshot).
+    deferred = connection.get_execution_options().get("sqlite_deferred", False)
+    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
