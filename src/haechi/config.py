@@ -24,6 +24,7 @@ __all__ = [
     "CollectSettings",
     "DatabaseSettings",
     "KeySettings",
+    "RetentionSettings",
     "ServerSettings",
     "Settings",
 ]
@@ -91,6 +92,22 @@ class CollectSettings(BaseModel):
     )
 
 
+class RetentionSettings(BaseModel):
+    """The retention sweep (the grace period itself is in the policy: destruction.grace_days)."""
+
+    sweep_interval_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="How often `haechi serve` runs the sweep, in seconds; 0 disables it.",
+    )
+    chunk_size: int = Field(
+        default=2000,
+        ge=1,
+        le=10_000,
+        description="Collections destroyed per transaction (each with its certificates).",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one installation."""
 
@@ -112,6 +129,7 @@ class Settings(BaseSettings):
     keys: KeySettings = Field(default_factory=KeySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -76,9 +76,7 @@ class HyperscanPrefilter:
         import hyperscan
 
         self._count = len(recognizers)
-        self._database = _compile(
-            tuple((r.trigger, r.trigger_caseless) for r in recognizers)
-        )
+        self._database = _compile(tuple((r.trigger, r.trigger_caseless) for r in recognizers))
         self._scratch: Any = hyperscan.Scratch(self._database)
 
     def select(self, buf: bytes) -> list[Spans]:

@@ -44,7 +44,6 @@ _ACTIVE_HOLDS = (
 )
 
 
-
 def _read_statement(keys: Table, sealed_items: Table) -> Select[Any]:
     """Every row of a subject × purpose, with its key and items from the given store."""
     return (

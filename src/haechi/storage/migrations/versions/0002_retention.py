@@ -61,9 +61,7 @@ def upgrade() -> None:
         sa.Column(
             "destroyed", sa.Integer(), nullable=False, comment="Collections destroyed so far"
         ),
-        sa.Column(
-            "confirmed_by", sa.String(length=100), nullable=True, comment="Privacy officer"
-        ),
+        sa.Column("confirmed_by", sa.String(length=100), nullable=True, comment="Privacy officer"),
         sa.Column("confirmed_at", UtcDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_destruction_batches")),
     )
@@ -81,9 +79,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=30), nullable=False),
         sa.Column("due_at", UtcDateTime(), nullable=False),
         sa.Column("destroyed_at", UtcDateTime(), nullable=False),
-        sa.Column(
-            "overdue", sa.Boolean(), nullable=False, comment="Destroyed after due + grace"
-        ),
+        sa.Column("overdue", sa.Boolean(), nullable=False, comment="Destroyed after due + grace"),
         sa.Column("confirmed_by", sa.String(length=100), nullable=True),
         sa.Column("confirmed_at", UtcDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
