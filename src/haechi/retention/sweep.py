@@ -326,27 +326,27 @@ class Sweeper:
         return len(rows)
 
     def _purge_separated(self) -> None:
-        """Delete separated rows of destroyed collections (a sweep that died midway)."""
-        destroyed = select(collections.c.id).where(
-            collections.c.state == CollectionState.DESTROYED.value
-        )
+        """Delete separated rows of destroyed collections (a sweep that died midway).
+
+        Driven by the separated store, which is small: each of its collections is
+        looked up by key, rather than scanning every destroyed collection.
+        """
+        destroyed = collections.c.state == CollectionState.DESTROYED.value
         with self.database.begin() as connection:
-            orphans = list(
-                connection.execute(
-                    select(separated_keys.c.collection_id).where(
-                        separated_keys.c.collection_id.in_(destroyed)
-                    )
-                ).scalars()
-            )
-            orphans += list(
-                connection.execute(
-                    select(separated_items.c.collection_id)
-                    .where(separated_items.c.collection_id.in_(destroyed))
-                    .distinct()
-                ).scalars()
-            )
+            orphans: set[str] = set()
+            for table in (separated_keys, separated_items):
+                orphans.update(
+                    connection.execute(
+                        select(table.c.collection_id)
+                        .select_from(
+                            table.join(collections, collections.c.id == table.c.collection_id)
+                        )
+                        .where(destroyed)
+                        .distinct()
+                    ).scalars()
+                )
             if orphans:
-                _delete_separated(connection, sorted(set(orphans)))
+                _delete_separated(connection, sorted(orphans))
 
     # -- destruction ----------------------------------------------------------------
 
