@@ -18,7 +18,13 @@ from haechi import Engine
 from haechi.crypto.keys import LocalKeyProvider
 from haechi.policy import demo_policy_text, parse_policy
 from haechi.retention import Sweeper
-from haechi.storage.tables import audit_events, destruction_batches
+from haechi.storage.tables import (
+    audit_events,
+    data_keys,
+    destruction_batches,
+    separated_items,
+    separated_keys,
+)
 
 # The child sweeps with a small chunk and reports each committed chunk on stdout.
 CHILD = """
@@ -101,3 +107,35 @@ def test_concurrent_sweepers_destroy_each_collection_once(
             select(func.count()).where(audit_events.c.action == "destroy")
         ).scalar()
     assert (batches, events) == (300, 300)
+
+
+def test_separation_interrupted_between_the_two_stores_is_finished(
+    engine: Engine, database: Database, keys: LocalKeyProvider, clock: FakeClock
+) -> None:
+    """It redoes a copy to the separated store that committed without the main store's part."""
+    ids = seed(database.engine, keys, count=3, due=clock.now, purpose="complaints")
+    sweeper = engine.sweeper()
+    with database.engine.begin() as connection:
+        # What a sweep killed after its first transaction leaves behind.
+        sweeper._copy_to_separated(connection, ids)
+    report = engine.sweep()
+    assert report.separated == 3
+    with database.engine.connect() as connection:
+        copies = connection.execute(select(func.count()).select_from(separated_items)).scalar_one()
+        keys_left = connection.execute(select(func.count()).select_from(data_keys)).scalar_one()
+    assert (copies, keys_left) == (18, 0)
+
+
+def test_separated_leftovers_of_destroyed_collections_are_purged(
+    engine: Engine, database: Database, keys: LocalKeyProvider, clock: FakeClock
+) -> None:
+    """It deletes separated rows of a collection already destroyed (a sweep that died)."""
+    [collection_id] = seed(database.engine, keys, count=1, due=clock.now, purpose="complaints")
+    sweeper = engine.sweeper()
+    with database.engine.begin() as connection:
+        sweeper._copy_to_separated(connection, [collection_id])
+    engine.destroy(collection_id)  # destroyed in the main store; the copy lingers
+    engine.sweep()
+    with database.engine.connect() as connection:
+        left = connection.execute(select(func.count()).select_from(separated_keys)).scalar_one()
+    assert left == 0
