@@ -31,7 +31,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Row,
-    String,
     Table,
     Text,
     and_,
@@ -374,13 +373,27 @@ class Sweeper:
     def _destroy_live(
         self, now: datetime, batch: _Batch, total: int, progress: Progress | None
     ) -> int:
+        """Destroy due collections in chunks of neighbouring ids.
+
+        Chunks follow the id order of the keys, items and certificates indexes, so
+        that each chunk rewrites a few neighbouring pages rather than touching one page
+        per collection all over each B-tree (with many chunks, that write
+        amplification, not the deletes, dominated the time).
+        """
         done = 0
         condition = self._due_live(now, held=False)
-        while True:
+        with self.database.connect() as connection:
+            due = sorted(connection.execute(select(collections.c.id).where(condition)).scalars())
+            connection.rollback()
+        for start in range(0, len(due), self.chunk_size):
+            chunk = due[start : start + self.chunk_size]
             with self.database.begin() as connection:
-                rows = self._claim(connection, condition, (collections.c.id,))
+                # Still due, and not taken by another sweeper meanwhile.
+                rows = self._claim(
+                    connection, and_(collections.c.id.in_(chunk), condition), (collections.c.id,)
+                )
                 if not rows:
-                    break
+                    continue
                 ids = [row.id for row in rows]
                 done += self._certify(connection, ids, now, batch, separated=False)
                 # The key first: without it the ciphertexts are noise, wherever copies are.
@@ -451,7 +464,7 @@ class Sweeper:
                     "overdue",
                 ],
                 select(
-                    self._new_id(),
+                    self._new_id(batch),
                     literal(batch.id),
                     collections.c.id,
                     collections.c.subject_id,
@@ -509,11 +522,18 @@ class Sweeper:
         )
         return len(ids)
 
-    def _new_id(self) -> Any:
-        """A random certificate id made by the database (hex on SQLite, a UUID on PostgreSQL)."""
+    def _new_id(self, batch: _Batch) -> Any:
+        """Certificate ids made by the database: the batch's prefix and a sequence number.
+
+        Ordered ids append to the certificates' index instead of landing at random.
+        """
+        assert batch.id is not None
+        number = literal(batch.destroyed) + func.row_number().over(order_by=collections.c.id)
         if self._postgres:
-            return cast(func.gen_random_uuid(), String)
-        return func.lower(func.hex(func.randomblob(16)))
+            padded = func.lpad(cast(number, Text), 12, "0")
+        else:
+            padded = func.printf("%012d", number)
+        return literal(batch.id[:23] + "-") + padded
 
     def _names_json(self, item_table: Table) -> Any:
         """The sorted item names of the collection, as a JSON list."""
