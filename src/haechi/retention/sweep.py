@@ -373,27 +373,14 @@ class Sweeper:
     def _destroy_live(
         self, now: datetime, batch: _Batch, total: int, progress: Progress | None
     ) -> int:
-        """Destroy due collections in chunks of neighbouring ids.
-
-        Chunks follow the id order of the keys, items and certificates indexes, so
-        that each chunk rewrites a few neighbouring pages rather than touching one page
-        per collection all over each B-tree (with many chunks, that write
-        amplification, not the deletes, dominated the time).
-        """
+        """Destroy due collections, a chunk per transaction, in the due index's order."""
         done = 0
         condition = self._due_live(now, held=False)
-        with self.database.connect() as connection:
-            due = sorted(connection.execute(select(collections.c.id).where(condition)).scalars())
-            connection.rollback()
-        for start in range(0, len(due), self.chunk_size):
-            chunk = due[start : start + self.chunk_size]
+        while True:
             with self.database.begin() as connection:
-                # Still due, and not taken by another sweeper meanwhile.
-                rows = self._claim(
-                    connection, and_(collections.c.id.in_(chunk), condition), (collections.c.id,)
-                )
+                rows = self._claim(connection, condition, (collections.c.id,))
                 if not rows:
-                    continue
+                    break
                 ids = [row.id for row in rows]
                 done += self._certify(connection, ids, now, batch, separated=False)
                 # The key first: without it the ciphertexts are noise, wherever copies are.
