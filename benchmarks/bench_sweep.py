@@ -268,7 +268,8 @@ def main() -> None:
             f"{rate:,.0f}",
         )
         console.print(
-            f"| {name} | {count:,} | {result['baseline']:.1f} | {result['sweep']:.1f} | {ratio:.2f}× | {rate:,.0f} |"
+            f"| {name} | {count:,} | {result['baseline']:.1f} | {result['sweep']:.1f}"
+            f" | {ratio:.2f}× | {rate:,.0f} |"
         )
         if "baseline_delete" in result:
             console.print(
