@@ -103,8 +103,12 @@ class RetentionSettings(BaseModel):
     chunk_size: int = Field(
         default=2000,
         ge=1,
-        le=10_000,
-        description="Collections destroyed per transaction (each with its certificates).",
+        le=50_000,
+        description=(
+            "Collections destroyed per transaction (each with its certificates). Larger "
+            "chunks sweep faster (see docs/benchmarks.md) but hold SQLite's write lock, "
+            "which every use() needs for its audit event, for longer."
+        ),
     )
 
 
