@@ -77,7 +77,7 @@ def _postgres_engine() -> Iterator[SqlEngine]:
 
 
 def _truncate(engine: SqlEngine) -> None:
-    names = ", ".join(table.name for table in metadata.sorted_tables)
+    names = ", ".join(table.fullname for table in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 

@@ -29,6 +29,7 @@ __all__ = [
     "KeySettings",
     "MailSettings",
     "MonitorSettings",
+    "RetentionSettings",
     "ServerSettings",
     "Settings",
 ]
@@ -236,6 +237,26 @@ class AuthSettings(BaseModel):
         return self
 
 
+class RetentionSettings(BaseModel):
+    """The retention sweep (the grace period itself is in the policy: destruction.grace_days)."""
+
+    sweep_interval_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="How often `haechi serve` runs the sweep, in seconds; 0 disables it.",
+    )
+    chunk_size: int = Field(
+        default=2000,
+        ge=1,
+        le=50_000,
+        description=(
+            "Collections destroyed per transaction (each with its certificates). Larger "
+            "chunks sweep faster (see docs/benchmarks.md) but hold SQLite's write lock, "
+            "which every use() needs for its audit event, for longer."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """All settings of one installation."""
 
@@ -261,6 +282,7 @@ class Settings(BaseSettings):
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -98,10 +98,11 @@ class BackgroundJobs:
             if notifier is not None:
                 mail_alerts(engine, notifier)
 
-        return cls(
-            [Job("monitors", settings.monitor.interval_seconds, monitors)],
-            processes=[SealerProcess(engine)],
-        )
+        jobs = [Job("monitors", settings.monitor.interval_seconds, monitors)]
+        if settings.retention.sweep_interval_seconds > 0:
+            # Crash-safe and chunked with SKIP LOCKED: every server may run it.
+            jobs.append(Job("sweep", settings.retention.sweep_interval_seconds, engine.sweep))
+        return cls(jobs, processes=[SealerProcess(engine)])
 
     def start(self) -> None:
         """Start the processes, and one thread per job."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from haechi.policy.schema import Policy
+from haechi.policy.schema import Policy, split_hold_purpose
 
 __all__ = ["Actor", "CollectionState", "CollectionView", "Decision", "Reason", "decide"]
 
@@ -67,6 +67,7 @@ class CollectionView:
     expires_at: datetime
     consented: bool
     active_holds: int
+    hold_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,15 @@ def decide(
     collection: CollectionView | None,
     now: datetime,
 ) -> Decision:
-    """Decide whether ``actor`` may read ``items`` of ``collection`` for ``purpose``."""
-    declared = policy.purpose(purpose)
+    """Decide whether ``actor`` may read ``items`` of ``collection`` for ``purpose``.
+
+    ``purpose`` may name a legal hold, ``hold:<purpose>``: data separated under that
+    hold is readable for it alone, and nothing else is.
+    """
+    base, for_hold = split_hold_purpose(purpose)
+    declared = policy.purpose(base)
+    if for_hold and declared is not None and declared.legal_hold is None:
+        declared = None
     if declared is None:
         return Decision.deny(
             Reason.PURPOSE_NOT_DECLARED, f"purpose {purpose!r} is not declared in the policy"
@@ -117,6 +125,8 @@ def decide(
         )
     if collection.state is CollectionState.DESTROYED:
         return Decision.deny(Reason.DESTROYED, "the data for this purpose was destroyed")
+    if for_hold:
+        return _decide_for_hold(purpose, collection, now)
     if collection.state is CollectionState.SEPARATED or now >= collection.expires_at:
         return Decision.deny(Reason.EXPIRED, "the retention period for this purpose has ended")
     if collection.state is CollectionState.SUSPENDED:
@@ -127,4 +137,20 @@ def decide(
         )
     if declared.needs_consent and not collection.consented:
         return Decision.deny(Reason.NO_CONSENT, f"consent for purpose {purpose!r} was withdrawn")
+    return Decision.allow()
+
+
+def _decide_for_hold(purpose: str, collection: CollectionView, now: datetime) -> Decision:
+    """A read under a legal hold: separated data only, and only until the hold ends.
+
+    Consent and the purpose's own clock no longer matter: the statute is the legal
+    basis for keeping (and for this use) now.
+    """
+    if collection.state is not CollectionState.SEPARATED:
+        return Decision.deny(
+            Reason.PURPOSE_NOT_DECLARED,
+            f"purpose {purpose!r} applies only to data separated under its legal hold",
+        )
+    if collection.hold_until is not None and now >= collection.hold_until:
+        return Decision.deny(Reason.EXPIRED, "the legal hold on this data has ended")
     return Decision.allow()

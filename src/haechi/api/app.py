@@ -15,6 +15,7 @@ from haechi.api.errors import install_error_handlers
 from haechi.api.schemas import (
     CollectionCreate,
     CollectionCreated,
+    CollectionDestroyed,
     CollectionPublic,
     ErrorOut,
     GrantChangePublic,
@@ -129,10 +130,16 @@ def create_collection(
     )
 
 
-@router.get("/collections/{collection_id}", response_model=CollectionPublic)
-def read_collection(collection_id: str, engine: EngineDep, actor: ActorDep) -> CollectionPublic:
-    """A collection's state and dates, for an actor granted its purpose."""
+@router.get("/collections/{collection_id}", response_model=CollectionPublic | CollectionDestroyed)
+def read_collection(
+    collection_id: str, engine: EngineDep, actor: ActorDep
+) -> CollectionPublic | CollectionDestroyed:
+    """A collection's state and dates; a destroyed one shows its state and certificate only."""
     info = engine.collection(collection_id, actor=actor)
+    if info.state.value == "destroyed":
+        return CollectionDestroyed(
+            id=info.id, state=info.state.value, certificate_id=engine.certificate_for(info.id)
+        )
     return CollectionPublic(
         id=info.id,
         subject_id=info.subject_id,
@@ -152,6 +159,12 @@ def withdraw(
 ) -> None:
     """Record the subject's withdrawal of consent; use stops at once."""
     engine.withdraw_consent(collection_id, method=body.method, source_ip=ip, actor=actor)
+
+
+@router.post("/collections/{collection_id}/accomplished", status_code=status.HTTP_204_NO_CONTENT)
+def accomplished(collection_id: str, engine: EngineDep, actor: ActorDep) -> None:
+    """Record that the collection's purpose is accomplished; it is destroyed within the grace."""
+    engine.mark_accomplished(collection_id, actor=actor)
 
 
 @router.get("/subjects/{subject_id}/items", response_model=ItemsPublic)

@@ -59,6 +59,14 @@ class CollectionPublic(BaseModel):
     expires_at: datetime
 
 
+class CollectionDestroyed(BaseModel):
+    """A destroyed collection: its state and the certificate of its destruction, nothing else."""
+
+    id: str
+    state: Literal["destroyed"]
+    certificate_id: str | None
+
+
 class ItemsPublic(BaseModel):
     """Decrypted items of one subject for one purpose."""
 

@@ -30,6 +30,7 @@ from haechi.cli.common import (
     load_settings,
     open_engine,
 )
+from haechi.cli.retention import destruction_app, sweep
 from haechi.cli.scan import scan
 from haechi.config import SETTINGS_FILE, Settings
 from haechi.crypto.keys import create_master_key_file
@@ -64,6 +65,8 @@ app.command("scan")(scan)
 app.add_typer(audit_app, name="audit")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(staff_app, name="staff")
+app.command("sweep")(sweep)
+app.add_typer(destruction_app, name="destruction")
 
 out = Console()
 err = Console(stderr=True)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from haechi.policy.durations import Period, parse_period
 
 __all__ = [
+    "HOLD_PREFIX",
     "AccessLogRules",
     "Consent",
     "Contact",
@@ -24,12 +25,17 @@ __all__ = [
     "Item",
     "ItemKind",
     "LegalBasis",
+    "LegalHold",
     "Localized",
     "NoticeRules",
     "Policy",
     "Purpose",
     "RightsRules",
+    "hold_purpose",
+    "split_hold_purpose",
 ]
+
+HOLD_PREFIX = "hold:"
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
@@ -118,6 +124,43 @@ class Item(_Strict):
     max_length: int = Field(default=200, ge=1, le=10_000)
 
 
+class LegalHold(_Strict):
+    """A statute that requires keeping a purpose's data after its clock ends (PIPA Art. 21(1)).
+
+    Such data is moved to the separated store and may be read only for the hold's own
+    purpose, ``hold:<purpose>`` (see :func:`hold_purpose`), until ``retention`` has run
+    from the day it was due; then it is destroyed like any other.
+    """
+
+    statute: str = Field(
+        min_length=1, max_length=200, description="The law and article that require keeping."
+    )
+    retention: str = Field(description="How long the law requires keeping (ISO-8601 period).")
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_is_a_period(cls, value: str) -> str:
+        parse_period(value)
+        return value
+
+    @cached_property
+    def retention_period(self) -> Period:
+        """The hold as a calendar period."""
+        return parse_period(self.retention)
+
+
+def hold_purpose(purpose_id: str) -> str:
+    """The purpose under which data of ``purpose_id`` kept by a legal hold may be read."""
+    return HOLD_PREFIX + purpose_id
+
+
+def split_hold_purpose(purpose: str) -> tuple[str, bool]:
+    """The collection purpose behind ``purpose``, and whether it named a legal hold."""
+    if purpose.startswith(HOLD_PREFIX):
+        return purpose.removeprefix(HOLD_PREFIX), True
+    return purpose, False
+
+
 class Purpose(_Strict):
     """Why data is collected: its items, clock, legal basis and consent."""
 
@@ -128,6 +171,7 @@ class Purpose(_Strict):
     retention: str
     legal_basis: LegalBasis = LegalBasis.CONSENT
     consent: Consent = Consent.REQUIRED
+    legal_hold: LegalHold | None = None
 
     @field_validator("retention")
     @classmethod
@@ -208,6 +252,15 @@ class Policy(_Strict):
     def purpose(self, purpose_id: str) -> Purpose | None:
         """The purpose called ``purpose_id``, if declared."""
         return self.purposes.get(purpose_id)
+
+    @cached_property
+    def hold_purposes(self) -> dict[str, str]:
+        """``hold:<purpose>`` → purpose, for every purpose with a legal hold."""
+        return {
+            hold_purpose(name): name
+            for name, purpose in self.purposes.items()
+            if purpose.legal_hold is not None
+        }
 
     @cached_property
     def lookup_items(self) -> dict[str, ItemKind]:

@@ -1,5 +1,16 @@
-"""Retention: destruction by crypto-shredding (the sweep and certificates build on it)."""
+"""Retention: clocks, the sweep, the separated store, destruction and its records."""
 
 from haechi.retention.destruction import ShredResult, shred_collection
+from haechi.retention.records import BatchInfo, Certificate, PaperMethod, PaperRecord
+from haechi.retention.sweep import Sweeper, SweepReport
 
-__all__ = ["ShredResult", "shred_collection"]
+__all__ = [
+    "BatchInfo",
+    "Certificate",
+    "PaperMethod",
+    "PaperRecord",
+    "ShredResult",
+    "SweepReport",
+    "Sweeper",
+    "shred_collection",
+]

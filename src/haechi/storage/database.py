@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from haechi.errors import ConfigurationError
+from haechi.storage.tables import SEPARATED_SCHEMA
 
-__all__ = ["create_db_engine", "normalize_url"]
+__all__ = ["SEPARATED_FILE", "create_db_engine", "normalize_url"]
+
+SEPARATED_FILE = "separated.db"
 
 
 def normalize_url(url: str) -> str:
@@ -23,7 +27,7 @@ def normalize_url(url: str) -> str:
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, secure_delete and foreign keys."""
+    """An engine for ``url``; SQLite gets WAL, secure_delete, foreign keys, the separated file."""
     url = normalize_url(url)
     try:
         parsed = make_url(url)
@@ -36,7 +40,12 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        separated = (
+            str(Path(database).with_name(SEPARATED_FILE))
+            if database and database != ":memory:"
+            else ":memory:"
+        )
+        event.listen(engine, "connect", partial(_sqlite_pragmas, separated=separated))
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if parsed.get_backend_name() != "postgresql":
@@ -45,10 +54,13 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, separated: str) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # The separated store (legal holds) is a file of its own beside the main one.
+    # Attached before the pragmas below, so that they apply to it as well.
+    cursor.execute(f"ATTACH DATABASE ? AS {SEPARATED_SCHEMA}", (separated,))
     # WAL lets readers run beside the writer; secure_delete overwrites freed pages so
     # deleted rows do not linger in the file; NORMAL sync is durable in WAL mode
     # except for the last transactions on power loss.

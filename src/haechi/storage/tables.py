@@ -24,6 +24,7 @@ from sqlalchemy import (
 from haechi.storage.types import UtcDateTime
 
 __all__ = [
+    "SEPARATED_SCHEMA",
     "alerts",
     "api_tokens",
     "audit_events",
@@ -33,11 +34,16 @@ __all__ = [
     "collections",
     "consents",
     "data_keys",
+    "destruction_batches",
+    "destruction_certificates",
     "holds",
     "items",
     "metadata",
     "monitor_cursors",
+    "paper_destructions",
     "policy_versions",
+    "separated_items",
+    "separated_keys",
     "staff",
     "staff_grant_history",
     "staff_grants",
@@ -57,6 +63,10 @@ metadata = MetaData(
 )
 
 ID = 36  # uuid4 in text form
+
+# Data kept under a legal hold lives apart (PIPA Art. 21(3)): a schema of its own on
+# PostgreSQL, an attached database file (separated.db) on SQLite.
+SEPARATED_SCHEMA = "haechi_separated"
 
 policy_versions = Table(
     "policy_versions",
@@ -97,8 +107,17 @@ collections = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("channel", String(50), nullable=False),
     Column("source", String(200), nullable=True),
+    Column(
+        "due_at",
+        UtcDateTime,
+        nullable=True,
+        comment="When destruction is due: expiry, or earlier if accomplished or withdrawn",
+    ),
+    Column("accomplished_at", UtcDateTime, nullable=True, comment="Purpose accomplished"),
+    Column("hold_until", UtcDateTime, nullable=True, comment="Separated: end of the legal hold"),
     Index(None, "subject_id", "purpose"),
     Index(None, "state", "expires_at"),
+    Index(None, "state", "due_at"),
 )
 
 data_keys = Table(
@@ -302,4 +321,68 @@ audit_reviews = Table(
     Column("reviewer", String(100), nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("notes", Text, nullable=False),
+)
+
+destruction_batches = Table(
+    "destruction_batches",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False, comment="The sweeper that destroyed"),
+    Column("destroyed", Integer, nullable=False, comment="Collections destroyed so far"),
+    Column("confirmed_by", String(100), nullable=True, comment="Privacy officer"),
+    Column("confirmed_at", UtcDateTime, nullable=True),
+)
+
+destruction_certificates = Table(
+    "destruction_certificates",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column(
+        "batch_id", String(ID), ForeignKey("destruction_batches.id"), nullable=False, index=True
+    ),
+    # Unique: a collection is destroyed, and certified, exactly once.
+    Column("collection_id", String(ID), nullable=False, unique=True),
+    Column("subject_id", String(ID), nullable=False),
+    Column("purpose", String(63), nullable=False),
+    Column("items", Text, nullable=False, comment="JSON list of item names, never values"),
+    Column("method", String(30), nullable=False),
+    Column("reason", String(30), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("destroyed_at", UtcDateTime, nullable=False),
+    Column("overdue", Boolean, nullable=False, comment="Destroyed after due + grace"),
+    Column("confirmed_by", String(100), nullable=True),
+    Column("confirmed_at", UtcDateTime, nullable=True),
+)
+
+paper_destructions = Table(
+    "paper_destructions",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("description", String(500), nullable=False, comment="What, never personal values"),
+    Column("method", String(20), nullable=False, comment="shredding or incineration"),
+    Column("destroyed_by", String(100), nullable=False),
+    Column("witness", String(100), nullable=False),
+    Column("destroyed_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+separated_keys = Table(
+    "separated_keys",
+    metadata,
+    Column("collection_id", String(ID), primary_key=True),
+    Column("key_id", String(50), nullable=False, comment="Master key that wrapped it"),
+    Column("wrapped", LargeBinary, nullable=False),
+    schema=SEPARATED_SCHEMA,
+    sqlite_with_rowid=False,
+)
+
+separated_items = Table(
+    "separated_items",
+    metadata,
+    Column("collection_id", String(ID), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False, comment="AES-256-GCM nonce+ciphertext+tag"),
+    schema=SEPARATED_SCHEMA,
+    sqlite_with_rowid=False,
 )

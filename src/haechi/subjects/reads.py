@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.engine import Dialect
 
 from haechi.access.decision import Actor, CollectionState, CollectionView, decide
@@ -22,9 +22,17 @@ from haechi.audit.events import event_values, prepared_insert
 from haechi.crypto.envelope import Sealer, item_context
 from haechi.crypto.keys import KeyProvider
 from haechi.errors import AccessDenied, HaechiError, NotFound
-from haechi.policy.schema import Policy
+from haechi.policy.schema import Policy, split_hold_purpose
 from haechi.storage.prepared import PreparedStatement
-from haechi.storage.tables import collections, data_keys, holds, items, subjects
+from haechi.storage.tables import (
+    collections,
+    data_keys,
+    holds,
+    items,
+    separated_items,
+    separated_keys,
+    subjects,
+)
 
 __all__ = ["ItemReader", "ReadOutcome"]
 
@@ -35,29 +43,40 @@ _ACTIVE_HOLDS = (
     .scalar_subquery()
 )
 
-_READ = (
-    select(
-        collections.c.id,
-        collections.c.state,
-        collections.c.expires_at,
-        collections.c.consented,
-        collections.c.collected_at,
-        _ACTIVE_HOLDS.label("active_holds"),
-        data_keys.c.wrapped,
-        items.c.name,
-        items.c.sealed,
-    )
-    .select_from(
-        collections.outerjoin(data_keys, data_keys.c.collection_id == collections.c.id).outerjoin(
-            items, items.c.collection_id == collections.c.id
+
+def _read_statement(keys: Table, sealed_items: Table) -> Select[Any]:
+    """Every row of a subject × purpose, with its key and items from the given store."""
+    return (
+        select(
+            collections.c.id,
+            collections.c.state,
+            collections.c.expires_at,
+            collections.c.consented,
+            collections.c.collected_at,
+            _ACTIVE_HOLDS.label("active_holds"),
+            keys.c.wrapped,
+            sealed_items.c.name,
+            sealed_items.c.sealed,
+            collections.c.hold_until,
+        )
+        .select_from(
+            collections.outerjoin(keys, keys.c.collection_id == collections.c.id).outerjoin(
+                sealed_items, sealed_items.c.collection_id == collections.c.id
+            )
+        )
+        .where(
+            collections.c.subject_id == bindparam("subject_id"),
+            collections.c.purpose == bindparam("purpose"),
         )
     )
-    .where(
-        collections.c.subject_id == bindparam("subject_id"),
-        collections.c.purpose == bindparam("purpose"),
-    )
+
+
+_READ = _read_statement(data_keys, items)
+# Reads for a legal hold's purpose (``hold:<purpose>``) open the separated store.
+_READ_SEPARATED = _read_statement(separated_keys, separated_items)
+(_ID, _STATE, _EXPIRES, _CONSENTED, _COLLECTED, _HOLDS, _WRAPPED, _NAME, _SEALED, _HOLD_UNTIL) = (
+    range(10)
 )
-_ID, _STATE, _EXPIRES, _CONSENTED, _COLLECTED, _HOLDS, _WRAPPED, _NAME, _SEALED = range(9)
 
 _SUBJECT = select(subjects.c.id).where(subjects.c.id == bindparam("subject_id"))
 
@@ -76,6 +95,7 @@ class ItemReader:
 
     def __init__(self, dialect: Dialect):
         self._read = PreparedStatement(_READ, dialect)
+        self._read_separated = PreparedStatement(_READ_SEPARATED, dialect)
         self._subject = PreparedStatement(_SUBJECT, dialect)
         self._log = prepared_insert(dialect)
 
@@ -95,23 +115,24 @@ class ItemReader:
         action: str = "view",
     ) -> ReadOutcome:
         """Decide, record the decision, then (only if allowed) open the items."""
-        rows = self._read.fetch(
-            cursor, {"subject_id": subject_id, "purpose": purpose}, convert=False
-        )
-        chosen = _current_collection(rows, self._read.convert)
-        declared = policy.purpose(purpose)
+        base, for_hold = split_hold_purpose(purpose)
+        statement = self._read_separated if for_hold else self._read
+        rows = statement.fetch(cursor, {"subject_id": subject_id, "purpose": base}, convert=False)
+        chosen = _current_collection(rows, statement.convert, for_hold=for_hold)
+        declared = policy.purpose(base)
         if wanted is not None:
             names = sorted(set(wanted))
         else:
             names = sorted(declared.all_items) if declared is not None else []
         view = None
         if chosen:
-            head = self._read.convert(chosen[0])
+            head = statement.convert(chosen[0])
             view = CollectionView(
                 state=CollectionState(head[_STATE]),
                 expires_at=head[_EXPIRES],
                 consented=bool(head[_CONSENTED]),
                 active_holds=int(head[_HOLDS]),
+                hold_until=head[_HOLD_UNTIL],
             )
         decision = decide(
             actor=actor, policy=policy, purpose=purpose, items=names, collection=view, now=now
@@ -153,10 +174,16 @@ class ItemReader:
         return ReadOutcome(event_id, None, values)
 
 
+_GONE = (CollectionState.DESTROYED.value, CollectionState.SEPARATED.value)
+
+
 def _current_collection(
-    rows: list[tuple[Any, ...]], convert: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+    rows: list[tuple[Any, ...]],
+    convert: Callable[[tuple[Any, ...]], tuple[Any, ...]],
+    *,
+    for_hold: bool = False,
 ) -> list[tuple[Any, ...]]:
-    """Rows of the live collection, else of the most recent destroyed one."""
+    """Rows of the live collection (the separated one for a hold), else the most recent."""
     groups: dict[str, list[tuple[Any, ...]]] = {}
     for row in rows:
         groups.setdefault(row[_ID], []).append(row)
@@ -165,6 +192,8 @@ def _current_collection(
 
     def rank(group: list[tuple[Any, ...]]) -> tuple[bool, datetime]:
         head = convert(group[0])
-        return (head[_STATE] != CollectionState.DESTROYED.value, head[_COLLECTED])
+        if for_hold:
+            return (head[_STATE] == CollectionState.SEPARATED.value, head[_COLLECTED])
+        return (head[_STATE] not in _GONE, head[_COLLECTED])
 
     return max(groups.values(), key=rank)

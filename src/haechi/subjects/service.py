@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, case, delete, insert, select, update
 
 from haechi.access.decision import Actor, CollectionState
 from haechi.audit.events import record_event
@@ -98,7 +98,11 @@ _LIVE_COLLECTION = (
     .where(
         collections.c.subject_id == bindparam("subject_id"),
         collections.c.purpose == bindparam("purpose"),
-        collections.c.state != CollectionState.DESTROYED.value,
+        # Data separated under a legal hold is no longer the subject's live data:
+        # giving data again starts a new collection beside it.
+        collections.c.state.notin_(
+            [CollectionState.DESTROYED.value, CollectionState.SEPARATED.value]
+        ),
     )
     .order_by(collections.c.collected_at.desc())
     .limit(1)
@@ -216,6 +220,7 @@ def collect(
                 "collected_at": now,
                 "updated_at": now,
                 "expires_at": expires_at,
+                "due_at": expires_at,
                 "channel": channel,
                 "source": source,
             },
@@ -242,6 +247,8 @@ def collect(
                 consented=consent.granted,
                 updated_at=now,
                 expires_at=expires_at,
+                due_at=expires_at,
+                accomplished_at=None,
                 channel=channel,
                 source=source,
             )
@@ -400,7 +407,12 @@ def withdraw_consent(
     connection.execute(
         update(collections)
         .where(collections.c.id == collection_id)
-        .values(consented=False, updated_at=now)
+        .values(
+            consented=False,
+            updated_at=now,
+            # Destruction falls due at once (within the policy's grace).
+            due_at=case((collections.c.due_at > now, now), else_=collections.c.due_at),
+        )
     )
     connection.execute(
         insert(consents).values(

@@ -1,0 +1,199 @@
+"""``haechi sweep`` and ``haechi destruction``: retention clocks and destruction records."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from haechi.cli.common import DatabaseOption, DataOption, open_engine
+from haechi.errors import InvalidInput
+
+__all__ = ["destruction_app", "sweep"]
+
+destruction_app = typer.Typer(
+    help="Destruction records: batches, confirmation, paper.", no_args_is_help=True
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _moment(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{field} must be an ISO 8601 time", field=field) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def sweep(
+    data: DataOption = None,
+    database: DatabaseOption = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Sweep as of this ISO time (default: now).", show_default=False),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, change nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Separate data under legal holds and destroy what is due, with certificates."""
+    moment = _moment(now, "now")
+    engine = open_engine(data, database)
+    try:
+        if as_json:
+            report = engine.sweep(now=moment, dry_run=dry_run)
+        else:
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=err, transient=True) as bar:
+                tasks: dict[str, Any] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=total)
+                    bar.update(tasks[stage], completed=done)
+
+                report = engine.sweep(now=moment, dry_run=dry_run, progress=progress)
+    finally:
+        engine.close()
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+        return
+    title = "Sweep (dry run: nothing changed)" if dry_run else "Sweep"
+    table = Table("expired", "separated", "destroyed", "overdue", title=title)
+    table.add_row(
+        *(str(n) for n in (report.expired, report.separated, report.destroyed, report.overdue))
+    )
+    out.print(table)
+    if report.batch_id:
+        out.print(
+            f"Batch {report.batch_id} awaits the privacy officer's confirmation: "
+            f"haechi destruction confirm {report.batch_id} --by NAME",
+            soft_wrap=True,
+        )
+    if report.overdue:
+        err.print(
+            f"warning: {report.overdue} collection(s) were overdue (past the grace period)"
+            + ("" if dry_run else "; destroyed now"),
+            markup=False,
+        )
+
+
+@destruction_app.command("list")
+def destruction_list(
+    data: DataOption = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List destruction batches (awaiting confirmation first), overdue data and paper records."""
+    engine = open_engine(data, database)
+    try:
+        batches = engine.destruction_batches()
+        overdue = engine.overdue()
+        paper = engine.paper_records()
+    finally:
+        engine.close()
+    batches.sort(key=lambda b: not b.awaiting_confirmation)
+    if as_json:
+        document = {
+            "batches": [
+                {
+                    "id": b.id,
+                    "created_at": b.created_at.isoformat(),
+                    "created_by": b.created_by,
+                    "destroyed": b.destroyed,
+                    "awaiting_confirmation": b.awaiting_confirmation,
+                    "confirmed_by": b.confirmed_by,
+                    "confirmed_at": _iso(b.confirmed_at),
+                }
+                for b in batches
+            ],
+            "overdue": overdue,
+            "paper": [
+                {
+                    "id": p.id,
+                    "what": p.description,
+                    "method": p.method.value,
+                    "by": p.destroyed_by,
+                    "witness": p.witness,
+                    "destroyed_at": p.destroyed_at.isoformat(),
+                }
+                for p in paper
+            ],
+        }
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("batch", "created", "destroyed", "confirmed", title="Destruction batches")
+    for b in batches:
+        table.add_row(
+            b.id,
+            b.created_at.strftime("%Y-%m-%d %H:%M"),
+            str(b.destroyed),
+            f"{b.confirmed_by} {b.confirmed_at:%Y-%m-%d}" if b.confirmed_at else "awaiting",
+        )
+    out.print(table)
+    if overdue:
+        err.print(f"{len(overdue)} collection(s) overdue for destruction:", markup=False)
+        for collection_id in overdue:
+            err.print(f"  {collection_id}", markup=False)
+
+
+@destruction_app.command("confirm")
+def destruction_confirm(
+    batch: Annotated[str, typer.Argument(help="The batch id printed by `haechi sweep`.")],
+    by: Annotated[str, typer.Option("--by", help="The confirming privacy officer.")],
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Record the privacy officer's confirmation on a batch's certificates."""
+    engine = open_engine(data, database)
+    try:
+        confirmed = engine.confirm_destruction(batch, by=by)
+    finally:
+        engine.close()
+    out.print(
+        f"Batch {confirmed.id} ({confirmed.destroyed} collections) confirmed by {by}.",
+        markup=False,
+    )
+
+
+@destruction_app.command("record-paper")
+def destruction_record_paper(
+    what: Annotated[
+        str, typer.Option("--what", help="The documents (never personal values in it).")
+    ],
+    method: Annotated[str, typer.Option("--method", help="shredding or incineration.")],
+    by: Annotated[str, typer.Option("--by", help="Who destroyed them.")],
+    witness: Annotated[str, typer.Option("--witness", help="Who witnessed it.")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="When (ISO time; default now).", show_default=False)
+    ] = None,
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Register destroyed paper documents: what, how, by whom, before which witness."""
+    moment = _moment(at, "at")
+    engine = open_engine(data, database)
+    try:
+        record = engine.record_paper(
+            description=what, method=method, destroyed_by=by, witness=witness, destroyed_at=moment
+        )
+    finally:
+        engine.close()
+    out.print(f"Paper destruction {record.id} recorded ({record.method.value}).", markup=False)
