@@ -7,7 +7,6 @@ the database reuses or vacuums the freed pages.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,10 +27,6 @@ class ShredResult:
     purpose: str
     item_names: list[str]
     already_destroyed: bool
-
-    def as_json(self) -> str:
-        """A compact record for certificates and the log."""
-        return json.dumps({"collection_id": self.collection_id, "items": self.item_names})
 
 
 def shred_collection(connection: Connection, *, collection_id: str, now: datetime) -> ShredResult:
