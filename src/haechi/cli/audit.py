@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -51,13 +52,15 @@ def seal(
 
 
 def _follow(engine: Engine) -> int:
-    """Seal every interval until SIGTERM or SIGINT; seal once more before returning."""
+    """Seal every interval until SIGTERM, SIGINT or the parent's exit; seal once more."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     sealed = 0
     interval = engine.settings.audit.seal_interval_seconds
-    while not stop.wait(interval):
+    parent = os.getppid()
+    # A sealer whose server was killed outright must not live on, orphaned.
+    while not stop.wait(interval) and os.getppid() == parent:
         try:
             sealed += engine.seal_all()
         except Exception as exc:
