@@ -1,0 +1,203 @@
+"""The engine's core: its parts, its transactions, and the helpers every area shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy import Engine as SqlEngine
+
+from haechi.access.decision import Actor, Reason
+from haechi.access.passwords import Passwords
+from haechi.access.totp import TotpBox
+from haechi.audit.events import record_event
+from haechi.audit.signing import HeadSigner
+from haechi.config import Settings
+from haechi.crypto.blind_index import BlindIndex
+from haechi.crypto.keys import KeyProvider, LocalKeyProvider
+from haechi.errors import (
+    AccessDenied,
+    ConfigurationError,
+)
+from haechi.policy.loader import LoadedPolicy, load_policy
+from haechi.policy.schema import IdentifierFormat, ItemKind, Policy
+from haechi.storage.database import create_db_engine
+from haechi.storage.migrate import current_revision, head_revision, upgrade
+from haechi.storage.tables import policy_versions
+from haechi.subjects import service as subjects
+from haechi.subjects.reads import ItemReader
+
+__all__ = ["SYSTEM", "Clock", "EngineBase", "declared_finding_types", "utc_now"]
+Clock = Callable[[], datetime]
+
+SYSTEM = Actor(name="system", kind="system", purposes=frozenset(), all_purposes=True)
+
+# Finding types of the scanner that are unique identifiers (PIPA Art. 24): refused in
+# free text unless the policy declares an item for them.
+_UNIQUE_IDENTIFIERS = frozenset(
+    {
+        IdentifierFormat.RRN.value,
+        IdentifierFormat.FOREIGN_RRN.value,
+        IdentifierFormat.PASSPORT.value,
+        IdentifierFormat.DRIVER_LICENSE.value,
+    }
+)
+
+
+def declared_finding_types(policy: Policy) -> frozenset[str]:
+    """The scanner's finding types the policy declares an item for.
+
+    Emails and phones map to their kinds; identifier items to their format (``rrn``,
+    ``passport``…). IP addresses have no item kind, so they are never declared.
+    """
+    declared: set[str] = set()
+    for item in policy.items.values():
+        if item.kind is ItemKind.PHONE:
+            declared.add("phone")
+        elif item.kind is ItemKind.EMAIL:
+            declared.add("email")
+        elif item.kind is ItemKind.IDENTIFIER and item.format is not None:
+            declared.add(item.format.value)
+    return frozenset(declared)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class EngineBase:
+    """The parts of an engine: policy, database, keys, signer, settings and clock."""
+
+    def __init__(
+        self,
+        *,
+        database: SqlEngine,
+        policy: LoadedPolicy,
+        keys: KeyProvider,
+        settings: Settings | None = None,
+        clock: Clock = utc_now,
+        signer: HeadSigner | None = None,
+    ):
+        self.database = database
+        self.policy = policy
+        self.keys = keys
+        # Without a signing key (a library user's in-memory engine) heads are signed
+        # with a throwaway key: the log still verifies within this process.
+        self.signer = signer or HeadSigner.generate()
+        self.settings = settings or Settings()
+        self.clock = clock
+        self._index = BlindIndex(keys.derive("blind-index-v1"))
+        self._reader = ItemReader(database.dialect)
+        self._passwords = Passwords(self.settings.auth)
+        self._totp = TotpBox(keys, issuer=self.settings.auth.totp_issuer)
+        self._register_policy()
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True, clock: Clock = utc_now) -> Self:
+        """Open the installation described by ``settings``, migrating its database."""
+        policy = load_policy(settings.policy_path)
+        keys = LocalKeyProvider.from_file(settings.master_key_path)
+        signer = HeadSigner.from_file(settings.signing_key_path)
+        database = create_db_engine(settings.database_url, echo=settings.database.echo)
+        if migrate:
+            upgrade(database)
+        elif current_revision(database) != head_revision():
+            raise ConfigurationError("the database schema is not current; run `haechi migrate`")
+        return cls(
+            database=database,
+            policy=policy,
+            keys=keys,
+            settings=settings,
+            clock=clock,
+            signer=signer,
+        )
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.database.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: committed if the block ends normally, rolled back otherwise."""
+        with self.database.begin() as connection:
+            yield connection
+
+    def _register_policy(self) -> None:
+        with self.transaction() as connection:
+            known = connection.execute(
+                select(policy_versions.c.id).where(policy_versions.c.id == self.policy.version_id)
+            ).first()
+            if known is None:
+                connection.execute(
+                    insert(policy_versions).values(
+                        id=self.policy.version_id,
+                        content_hash=self.policy.content_hash,
+                        label=self.policy.policy.version,
+                        text=self.policy.text,
+                        loaded_at=self.clock(),
+                    )
+                )
+
+    def _refused(
+        self,
+        connection: Connection,
+        *,
+        actor: Actor,
+        action: str,
+        purpose: str,
+        subject_id: str | None = None,
+        collection_id: str | None = None,
+        source_ip: str | None = None,
+    ) -> AccessDenied | None:
+        """Record and return a NO_GRANT refusal when ``actor`` lacks ``purpose``."""
+        if actor.may_serve(purpose):
+            return None
+        event_id = record_event(
+            connection,
+            now=self.clock(),
+            actor=actor.name,
+            actor_kind=actor.kind,
+            action=action,
+            outcome="denied",
+            code=Reason.NO_GRANT.value,
+            subject_id=subject_id,
+            collection_id=collection_id,
+            purpose=purpose,
+            source_ip=source_ip,
+        )
+        return AccessDenied(
+            Reason.NO_GRANT.value, f"no grant for purpose {purpose!r}", audit_event_id=event_id
+        )
+
+    def _change(
+        self, action: str, actor: Actor, collection_id: str, change: Callable[[Connection], Any]
+    ) -> Any:
+        with self.transaction() as connection:
+            info = subjects.get_collection(connection, collection_id)
+            refusal = self._refused(
+                connection,
+                actor=actor,
+                action=action,
+                purpose=info.purpose,
+                subject_id=info.subject_id,
+                collection_id=collection_id,
+            )
+            if refusal is None:
+                result = change(connection)
+                record_event(
+                    connection,
+                    now=self.clock(),
+                    actor=actor.name,
+                    actor_kind=actor.kind,
+                    action=action,
+                    subject_id=info.subject_id,
+                    collection_id=collection_id,
+                    purpose=info.purpose,
+                )
+        if refusal is not None:
+            raise refusal
+        return result

@@ -1,0 +1,275 @@
+"""Collection and purpose-bound use; holds, suspension, withdrawal, destruction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from haechi.access.decision import Actor
+from haechi.audit.events import record_event
+from haechi.engine.base import _UNIQUE_IDENTIFIERS, SYSTEM, EngineBase, declared_finding_types
+from haechi.errors import (
+    InvalidInput,
+)
+from haechi.policy.schema import ItemKind
+from haechi.retention import records
+from haechi.retention.destruction import ShredResult, shred_collection
+from haechi.storage.prepared import raw_transaction
+from haechi.subjects import service as subjects
+from haechi.subjects.service import CollectionInfo, CollectResult, ConsentEvidence
+from haechi.subjects.values import CleanValue
+
+__all__ = ["SubjectsMixin"]
+
+
+class SubjectsMixin(EngineBase):
+    """Collection and purpose-bound use; holds, suspension, withdrawal, destruction."""
+
+    # -- collection and use -------------------------------------------------------
+
+    def collect(
+        self,
+        *,
+        purpose: str,
+        items: Mapping[str, object],
+        consent: ConsentEvidence,
+        channel: str = "api",
+        source: str | None = None,
+        actor: Actor = SYSTEM,
+    ) -> CollectResult:
+        """Collect ``items`` for ``purpose`` with ``consent``, or refuse with a reason."""
+        if not actor.may_serve(purpose):
+            with self.transaction() as connection:
+                refusal = self._refused(
+                    connection,
+                    actor=actor,
+                    action="collect",
+                    purpose=purpose,
+                    source_ip=consent.source_ip,
+                )
+            assert refusal is not None
+            raise refusal
+        declared, values = subjects.validate_collection(
+            self.policy.policy, purpose=purpose, values=items, consent=consent
+        )
+        self._refuse_identifiers_in_text(values)
+        for attempt in range(3):
+            try:
+                with self.transaction() as connection:
+                    return subjects.collect(
+                        connection,
+                        policy=self.policy,
+                        keys=self.keys,
+                        index=self._index,
+                        purpose=declared,
+                        purpose_id=purpose,
+                        values=values,
+                        consent=consent,
+                        channel=channel,
+                        source=source,
+                        actor=actor,
+                        now=self.clock(),
+                    )
+            except IntegrityError:
+                # Two collections for the same new person raced to create the
+                # subject; the loser retries and finds the winner's subject.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refuse_identifiers_in_text(self, values: Mapping[str, CleanValue]) -> None:
+        if not self.settings.collect.refuse_identifiers_in_text:
+            return
+        from haechi.discovery import find_identifiers
+
+        refused = _UNIQUE_IDENTIFIERS - declared_finding_types(self.policy.policy)
+        for name, value in values.items():
+            if self.policy.policy.items[name].kind is not ItemKind.TEXT:
+                continue
+            for finding in find_identifiers(value.value):
+                if finding.type in refused:
+                    raise InvalidInput(
+                        f"items.{name} holds what looks like a unique identifier "
+                        f"({finding.type}), which the policy does not allow",
+                        field=f"items.{name}",
+                        code="UNIQUE_IDENTIFIER_IN_TEXT",
+                    )
+
+    def use(
+        self,
+        *,
+        actor: Actor,
+        subject_id: str,
+        purpose: str,
+        items: list[str] | None = None,
+        reason: str | None = None,
+        source_ip: str | None = None,
+        download: bool = False,
+    ) -> dict[str, str]:
+        """Read a subject's items for ``purpose``: decided, logged, then decrypted.
+
+        A ``download`` (data leaving the system, e.g. into a file) must give its
+        reason; it is logged as such and always raises an alert for review.
+        """
+        if download and not (reason and reason.strip()):
+            raise InvalidInput("a download must give its reason", field="reason")
+        with raw_transaction(self.database) as cursor:
+            outcome = self._reader.read(
+                cursor,
+                policy=self.policy.policy,
+                keys=self.keys,
+                actor=actor,
+                subject_id=subject_id,
+                purpose=purpose,
+                wanted=items,
+                reason=reason,
+                source_ip=source_ip,
+                now=self.clock(),
+                action="download" if download else "view",
+            )
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.values
+
+    def find_subject(
+        self, *, actor: Actor, kind: str, value: str, source_ip: str | None = None
+    ) -> str | None:
+        """The subject with this email or phone, if any; the lookup itself is logged."""
+        with self.transaction() as connection:
+            subject_id = subjects.find_subject(
+                connection, policy=self.policy.policy, index=self._index, kind=kind, value=value
+            )
+            record_event(
+                connection,
+                now=self.clock(),
+                actor=actor.name,
+                actor_kind=actor.kind,
+                action="lookup",
+                subject_id=subject_id,
+                items=[kind],
+                source_ip=source_ip,
+                code=None if subject_id else "NOT_FOUND",
+            )
+            return subject_id
+
+    def collection(self, collection_id: str, *, actor: Actor = SYSTEM) -> CollectionInfo:
+        """A collection's metadata, for an actor granted its purpose."""
+        with self.transaction() as connection:
+            info = subjects.get_collection(connection, collection_id)
+            refusal = self._refused(
+                connection,
+                actor=actor,
+                action="view_collection",
+                purpose=info.purpose,
+                subject_id=info.subject_id,
+                collection_id=collection_id,
+            )
+        if refusal is not None:
+            raise refusal
+        return info
+
+    # -- states: holds, suspension, withdrawal, destruction ----------------------
+
+    def place_hold(self, collection_id: str, *, reason: str, actor: Actor = SYSTEM) -> str:
+        """Stop use of a collection until released (e.g. a correction is pending)."""
+        now = self.clock()
+        hold_id: str = self._change(
+            "hold",
+            actor,
+            collection_id,
+            lambda c: subjects.place_hold(
+                c, collection_id=collection_id, reason=reason, placed_by=actor.name, now=now
+            ),
+        )
+        return hold_id
+
+    def release_hold(self, collection_id: str, hold_id: str, *, actor: Actor = SYSTEM) -> None:
+        """Release a hold placed by :meth:`place_hold`."""
+        now = self.clock()
+        self._change(
+            "release_hold",
+            actor,
+            collection_id,
+            lambda c: subjects.release_hold(c, hold_id=hold_id, now=now),
+        )
+
+    def suspend(self, collection_id: str, *, actor: Actor = SYSTEM) -> None:
+        """Suspend processing at the subject's request."""
+        now = self.clock()
+        self._change(
+            "suspend",
+            actor,
+            collection_id,
+            lambda c: subjects.set_suspended(
+                c, collection_id=collection_id, suspended=True, now=now
+            ),
+        )
+
+    def resume(self, collection_id: str, *, actor: Actor = SYSTEM) -> None:
+        """Lift a suspension."""
+        now = self.clock()
+        self._change(
+            "resume",
+            actor,
+            collection_id,
+            lambda c: subjects.set_suspended(
+                c, collection_id=collection_id, suspended=False, now=now
+            ),
+        )
+
+    def withdraw_consent(
+        self,
+        collection_id: str,
+        *,
+        method: str = "api",
+        source_ip: str | None = None,
+        actor: Actor = SYSTEM,
+    ) -> None:
+        """Record the subject's withdrawal of consent; use stops at once."""
+        now = self.clock()
+        self._change(
+            "withdraw_consent",
+            actor,
+            collection_id,
+            lambda c: subjects.withdraw_consent(
+                c,
+                policy=self.policy,
+                collection_id=collection_id,
+                method=method,
+                source_ip=source_ip,
+                now=now,
+            ),
+        )
+
+    def destroy(self, collection_id: str, *, actor: Actor = SYSTEM) -> ShredResult:
+        """Crypto-shred one collection now, with a certificate of its own."""
+        now = self.clock()
+
+        def shred(connection: Connection) -> ShredResult:
+            result = shred_collection(connection, collection_id=collection_id, now=now)
+            if not result.already_destroyed:
+                records.certify_manual(
+                    connection,
+                    collection_id=collection_id,
+                    subject_id=result.subject_id,
+                    purpose=result.purpose,
+                    item_names=result.item_names,
+                    destroyed_by=actor.name,
+                    now=now,
+                )
+            return result
+
+        result: ShredResult = self._change("destroy", actor, collection_id, shred)
+        return result
+
+    def mark_accomplished(self, collection_id: str, *, actor: Actor = SYSTEM) -> None:
+        """Record that a collection's purpose is accomplished; the sweep destroys it."""
+        now = self.clock()
+        self._change(
+            "accomplished",
+            actor,
+            collection_id,
+            lambda c: records.mark_accomplished(c, collection_id=collection_id, now=now),
+        )
