@@ -178,3 +178,26 @@ def test_audit_events_are_append_only(engine: Engine, subject: tuple[str, str]) 
     with pytest.raises(DatabaseError), engine.transaction() as connection:
         connection.execute(delete(audit_events))
     assert len(engine.events()) == 1
+
+
+def test_a_hold_is_released_only_through_its_own_collection(
+    engine: Engine, subject: tuple[str, str], person: dict[str, str]
+) -> None:
+    """It refuses to release a hold named through another purpose's collection."""
+    marketing = engine.collect(purpose="marketing", items=person, consent=YES).collection_id
+    hold = engine.place_hold(marketing, reason="correction-request")
+    with pytest.raises(NotFound):
+        engine.release_hold(subject[1], hold, actor=SERVICE)
+    assert refusal(engine, subject[0], actor=EVERYTHING, purpose="marketing") == "HELD"
+
+
+def test_lookups_need_a_purpose_that_collects_the_value(
+    engine: Engine, subject: tuple[str, str]
+) -> None:
+    """It refuses (and logs) a lookup by an actor serving no purpose, e.g. an auditor."""
+    auditor = Actor(name="yoon", kind="staff", purposes=frozenset())
+    with pytest.raises(AccessDenied) as caught:
+        engine.find_subject(actor=auditor, kind="email", value="minji.kim@example.kr")
+    assert caught.value.code == "NO_GRANT"
+    event = engine.events(limit=1)[0]
+    assert (event.action, event.outcome, event.subject_id) == ("lookup", "denied", None)

@@ -7,12 +7,10 @@ from collections.abc import Mapping
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from haechi.access.decision import Actor
+from haechi.access.decision import Actor, Reason
 from haechi.audit.events import record_event
 from haechi.engine.base import _UNIQUE_IDENTIFIERS, SYSTEM, EngineBase, declared_finding_types
-from haechi.errors import (
-    InvalidInput,
-)
+from haechi.errors import AccessDenied, InvalidInput
 from haechi.policy.schema import ItemKind
 from haechi.retention import records
 from haechi.retention.destruction import ShredResult, shred_collection
@@ -136,7 +134,35 @@ class SubjectsMixin(EngineBase):
     def find_subject(
         self, *, actor: Actor, kind: str, value: str, source_ip: str | None = None
     ) -> str | None:
-        """The subject with this email or phone, if any; the lookup itself is logged."""
+        """The subject with this email or phone, if any; the lookup itself is logged.
+
+        Only an actor serving a purpose that collects this kind of value may look it up:
+        whether a person is a customer is itself personal data.
+        """
+        policy = self.policy.policy
+        allowed = any(
+            actor.may_serve(purpose_id)
+            and any(policy.lookup_items.get(item) == kind for item in purpose.all_items)
+            for purpose_id, purpose in policy.purposes.items()
+        )
+        if not allowed:
+            with self.transaction() as connection:
+                event_id = record_event(
+                    connection,
+                    now=self.clock(),
+                    actor=actor.name,
+                    actor_kind=actor.kind,
+                    action="lookup",
+                    outcome="denied",
+                    code=Reason.NO_GRANT.value,
+                    items=[kind],
+                    source_ip=source_ip,
+                )
+            raise AccessDenied(
+                Reason.NO_GRANT.value,
+                f"no grant for a purpose that collects {kind} values",
+                audit_event_id=event_id,
+            )
         with self.transaction() as connection:
             subject_id = subjects.find_subject(
                 connection, policy=self.policy.policy, index=self._index, kind=kind, value=value
@@ -192,7 +218,9 @@ class SubjectsMixin(EngineBase):
             "release_hold",
             actor,
             collection_id,
-            lambda c: subjects.release_hold(c, hold_id=hold_id, now=now),
+            lambda c: subjects.release_hold(
+                c, collection_id=collection_id, hold_id=hold_id, now=now
+            ),
         )
 
     def suspend(self, collection_id: str, *, actor: Actor = SYSTEM) -> None:

@@ -364,11 +364,18 @@ def place_hold(
     return hold_id
 
 
-def release_hold(connection: Connection, *, hold_id: str, now: datetime) -> None:
-    """Release a hold; use resumes when no other hold remains."""
+def release_hold(
+    connection: Connection, *, collection_id: str, hold_id: str, now: datetime
+) -> None:
+    """Release a hold of ``collection_id``; use resumes when no other hold remains."""
+    # The hold must belong to the collection whose purpose the caller was checked for.
     result = connection.execute(
         update(holds)
-        .where(holds.c.id == hold_id, holds.c.released_at.is_(None))
+        .where(
+            holds.c.id == hold_id,
+            holds.c.collection_id == collection_id,
+            holds.c.released_at.is_(None),
+        )
         .values(released_at=now)
     )
     if result.rowcount == 0:
