@@ -207,3 +207,27 @@ def test_openapi_is_published(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert "/api/v1/collections" in schema["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_values_no_column_can_hold_are_refused_before_any_work(
+    client: TestClient, engine: Engine, person: dict[str, str]
+) -> None:
+    """It answers 4xx, never 500, for over-long ids and purposes and for NUL characters."""
+    auth = bearer(engine, "service")
+    long_purpose = client.post(
+        "/api/v1/collections", json=body(person, purpose="x" * 100), headers=auth
+    )
+    assert (long_purpose.status_code, long_purpose.json()["field"]) == (422, "purpose")
+    nul_value = client.post(
+        "/api/v1/collections", json=body({**person, "title": "a\x00b"}), headers=auth
+    )
+    assert nul_value.status_code == 422
+    assert "a\x00b" not in nul_value.text
+    assert client.get("/api/v1/collections/a%00b", headers=auth).status_code == 400
+    reason = client.get(
+        "/api/v1/subjects/x/items", params={"purpose": "service", "reason": "a\x00"}, headers=auth
+    )
+    assert reason.status_code == 400
+    assert client.get("/api/v1/collections/" + "a" * 80, headers=auth).status_code == 422
+    huge = client.get("/api/v1/audit/events/99999999999999999999999/proof", headers=auth)
+    assert huge.status_code == 422

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, status
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from haechi.access.decision import Actor
 from haechi.access.staff import NewCredentials, Role, require_role
-from haechi.api.errors import install_error_handlers
+from haechi.api.errors import error_body, install_error_handlers
 from haechi.api.schemas import (
     CollectionCreate,
     CollectionCreated,
@@ -100,6 +101,8 @@ def client_ip(request: Request) -> str | None:
 
 
 IpDep = Annotated[str | None, Depends(client_ip)]
+# Subject and collection ids are UUIDs; anything longer is refused before the database.
+IdPath = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9A-Za-z-]+$")]
 
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
 
@@ -132,7 +135,7 @@ def create_collection(
 
 @router.get("/collections/{collection_id}", response_model=CollectionPublic | CollectionDestroyed)
 def read_collection(
-    collection_id: str, engine: EngineDep, actor: ActorDep
+    collection_id: IdPath, engine: EngineDep, actor: ActorDep
 ) -> CollectionPublic | CollectionDestroyed:
     """A collection's state and dates; a destroyed one shows its state and certificate only."""
     info = engine.collection(collection_id, actor=actor)
@@ -155,21 +158,21 @@ def read_collection(
 
 @router.post("/collections/{collection_id}/withdraw", status_code=status.HTTP_204_NO_CONTENT)
 def withdraw(
-    collection_id: str, body: WithdrawIn, engine: EngineDep, actor: ActorDep, ip: IpDep
+    collection_id: IdPath, body: WithdrawIn, engine: EngineDep, actor: ActorDep, ip: IpDep
 ) -> None:
     """Record the subject's withdrawal of consent; use stops at once."""
     engine.withdraw_consent(collection_id, method=body.method, source_ip=ip, actor=actor)
 
 
 @router.post("/collections/{collection_id}/accomplished", status_code=status.HTTP_204_NO_CONTENT)
-def accomplished(collection_id: str, engine: EngineDep, actor: ActorDep) -> None:
+def accomplished(collection_id: IdPath, engine: EngineDep, actor: ActorDep) -> None:
     """Record that the collection's purpose is accomplished; it is destroyed within the grace."""
     engine.mark_accomplished(collection_id, actor=actor)
 
 
 @router.get("/subjects/{subject_id}/items", response_model=ItemsPublic)
 def read_items(
-    subject_id: str,
+    subject_id: IdPath,
     engine: EngineDep,
     actor: ActorDep,
     ip: IpDep,
@@ -231,7 +234,9 @@ def monthly_review(month: str, engine: EngineDep, actor: ActorDep) -> dict[str, 
 
 
 @router.get("/audit/events/{event_id}/proof", tags=["audit"])
-def event_proof(event_id: int, engine: EngineDep, actor: ActorDep) -> dict[str, object]:
+def event_proof(
+    event_id: Annotated[int, Path(ge=1, le=2**63 - 1)], engine: EngineDep, actor: ActorDep
+) -> dict[str, object]:
     """Inclusion proof of one audit event in the newest signed head."""
     return engine.prove(event_id).to_json()
 
@@ -416,5 +421,20 @@ def create_app(
     if engine is not None:
         app.state.engine = engine
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def refuse_nul_in_url(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # No database column can hold a NUL; refuse it before any work is logged.
+        if "\x00" in request.url.path or any(
+            "\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()
+        ):
+            return JSONResponse(
+                error_body("the URL contains a NUL character", "INVALID_INPUT", field="url"),
+                status_code=400,
+            )
+        return await call_next(request)
+
     app.include_router(router)
     return app

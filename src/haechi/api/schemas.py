@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+
+
+def _refuse_nul(value: Any, location: str = "") -> None:
+    """Refuse NUL characters anywhere in a body: no database column can store them."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"{location or 'a value'} contains a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, location)
+            _refuse_nul(item, f"{location}.{key}" if location else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{location}[{index}]")
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _refuse_nul(data)
+        return data
 
 
 class ConsentIn(_Body):
@@ -29,7 +48,9 @@ class ConsentIn(_Body):
 class CollectionCreate(_Body):
     """A collection: one subject's items for one purpose, with consent."""
 
-    purpose: StrictStr = Field(description="A purpose id declared in the policy.")
+    purpose: StrictStr = Field(
+        min_length=1, max_length=63, description="A purpose id declared in the policy."
+    )
     items: dict[StrictStr, StrictStr] = Field(description="Item name → value.")
     consent: ConsentIn
     channel: StrictStr = Field(default="api", min_length=1, max_length=50)
