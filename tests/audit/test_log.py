@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -331,3 +332,56 @@ def test_an_event_committed_late_is_still_sealed(
     report = engine.verify_log()
     assert report.ok, report.problems
     assert report.size == 2
+
+
+def test_a_backdated_event_below_the_first_leaf_is_detected(
+    sealed: Engine, database: Database, clock: FakeClock
+) -> None:
+    """It flags an event inserted with an id below every leaf (inserts pass the triggers)."""
+    with sealed.transaction() as connection:
+        connection.execute(
+            audit_events.insert().values(
+                id=0,
+                occurred_at=clock.now,
+                actor="kim",
+                actor_kind="staff",
+                action="download",
+                items="[]",
+                outcome="allowed",
+            )
+        )
+    # Once the watermark passes the sealed range (at once on SQLite; on PostgreSQL
+    # after the margin, here zero), the stray event stands out.
+    sealed.settings.audit.seal_margin_seconds = 0
+    with sealed.transaction() as connection:
+        record_event(connection, now=clock.now, actor="kim", actor_kind="staff", action="view")
+    assert sealed.seal_all() == 1
+    report = sealed.verify_log()
+    assert not report.ok
+    assert any("event 0" in problem for problem in report.problems)
+
+
+def test_backdated_events_do_not_let_the_watermark_pass_an_open_transaction(
+    engine: Engine, database: Database, clock: FakeClock
+) -> None:
+    """It still seals an event of an open transaction after backdated events were sealed."""
+    if database.backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time: ids always commit in order")
+    slow = database.engine.connect()
+    transaction = slow.begin()
+    record_event(slow, now=clock.now, actor="slow", actor_kind="staff", action="view")
+    with engine.transaction() as connection:
+        # A sweep stamps its events with the sweep's start, which may be long ago.
+        record_event(
+            connection,
+            now=clock.now - timedelta(minutes=10),
+            actor="system",
+            actor_kind="system",
+            action="destroy",
+        )
+    engine.seal()
+    transaction.commit()
+    slow.close()
+    assert engine.seal_all() == 1
+    report = engine.verify_log()
+    assert report.ok, report.problems

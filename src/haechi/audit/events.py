@@ -84,7 +84,8 @@ def record_event(connection: Connection, **event: Any) -> int:
 
 def prepared_insert(dialect: Dialect) -> PreparedStatement:
     """The event insert compiled for ``dialect``, for the hot path."""
-    columns = [column for column in audit_events.columns if column.name != "id"]
+    # The id comes from the database, and so does logged_at (its own clock).
+    columns = [c for c in audit_events.columns if c.name not in ("id", "logged_at")]
     statement = (
         insert(audit_events)
         .values({c.name: bindparam(c.name) for c in columns})

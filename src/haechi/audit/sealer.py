@@ -77,6 +77,7 @@ def row_to_head(row: Any) -> TreeHead:
         key_id=row.key_id,
         signature=bytes(row.signature),
         pruned_below=int(row.pruned_below),
+        sealed_through=int(row.sealed_through),
     )
 
 
@@ -171,13 +172,14 @@ def _write(
     if not _stragglers_possible(connection):
         sealed_through = top
     else:
-        # Every visible event up to `top` is sealed now; those older than the margin
-        # can no longer be overtaken by a straggler.
+        # Every visible event up to `top` is sealed now. An id logged longer ago than
+        # the margin, by the database's own clock, can no longer be overtaken by a
+        # transaction still open (events may carry an earlier `occurred_at`).
         candidate = connection.execute(
             select(func.max(audit_events.c.id)).where(
                 audit_events.c.id > pending.watermark,
                 audit_events.c.id <= top,
-                audit_events.c.occurred_at <= moment - margin,
+                audit_events.c.logged_at <= func.clock_timestamp() - margin,
             )
         ).scalar()
         sealed_through = max(pending.watermark, int(candidate or 0))
@@ -191,6 +193,7 @@ def _write(
             prev_hash=pending.prev_hash,
             key_id=signer.key_id,
             pruned_below=int(first_leaf or 0),
+            sealed_through=sealed_through,
         )
     )
     connection.execute(
@@ -203,7 +206,7 @@ def _write(
             signature=head.signature,
             compact=compact.encode(),
             pruned_below=head.pruned_below,
-            sealed_through=sealed_through,
+            sealed_through=head.sealed_through,
         )
     )
     return SealResult(head, len(pending.rows))

@@ -32,13 +32,15 @@ class TreeHead:
     key_id: str
     signature: bytes = b""
     pruned_below: int = 0
+    sealed_through: int = 0
 
     def message(self) -> bytes:
-        """The exact bytes that are signed (the prune boundary included)."""
+        """The exact bytes that are signed (prune boundary and watermark included)."""
         stamp = self.signed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return (
             f"haechi-tree-head-v1\n{self.size}\n{self.root.hex()}\n{stamp}\n"
             f"{self.prev_hash.hex()}\n{self.key_id}\n{self.pruned_below}\n"
+            f"{self.sealed_through}\n"
         ).encode("ascii")
 
     def digest(self) -> bytes:
@@ -55,6 +57,7 @@ class TreeHead:
             "key_id": self.key_id,
             "signature": self.signature.hex(),
             "pruned_below": self.pruned_below,
+            "sealed_through": self.sealed_through,
         }
 
     @classmethod
@@ -68,6 +71,7 @@ class TreeHead:
             key_id=str(data["key_id"]),
             signature=bytes.fromhex(str(data["signature"])),
             pruned_below=int(str(data.get("pruned_below", 0))),
+            sealed_through=int(str(data.get("sealed_through", 0))),
         )
 
 

@@ -188,7 +188,7 @@ def verify_log(
     elif expected > latest:
         report.fail(f"{expected - latest} leaves are not covered by any signed head", latest)
     if heads:
-        _check_unsealed_inside(connection, report)
+        _check_unsealed_inside(connection, heads[-1].sealed_through, report)
     return report
 
 
@@ -212,17 +212,16 @@ def _stream(
         cursor.close()
 
 
-def _check_unsealed_inside(connection: Connection, report: VerifyReport) -> None:
-    """Events inside the sealed range that no leaf covers were inserted afterwards."""
-    watermark = connection.execute(
-        select(tree_heads.c.sealed_through).order_by(tree_heads.c.size.desc()).limit(1)
-    ).scalar()
-    low = connection.execute(select(func.min(audit_leaves.c.event_id))).scalar()
-    if not watermark or low is None:
+def _check_unsealed_inside(connection: Connection, watermark: int, report: VerifyReport) -> None:
+    """Events at or below the signed watermark that no leaf covers were added afterwards.
+
+    There is no lower bound: pruned events leave with their leaves, so nothing
+    legitimate lives below the first leaf either.
+    """
+    if not watermark:
         return
     stray = connection.execute(
         select(func.min(audit_events.c.id)).where(
-            audit_events.c.id >= low,
             audit_events.c.id <= watermark,
             ~select(audit_leaves.c.event_id)
             .where(audit_leaves.c.event_id == audit_events.c.id)

@@ -183,6 +183,13 @@ audit_events = Table(
     Column("reason", String(500), nullable=True),
     Column("outcome", String(10), nullable=False),
     Column("code", String(40), nullable=True),
+    # Filled by PostgreSQL's clock_timestamp() (see migration 0003); NULL on SQLite.
+    Column(
+        "logged_at",
+        UtcDateTime,
+        nullable=True,
+        comment="PostgreSQL: when the database stored the row, by its own clock",
+    ),
     # Monitors look at recent windows; events arrive in time order, so this index
     # only ever grows at its right edge.
     Index(None, "occurred_at"),

@@ -96,6 +96,20 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_audit_events_occurred_at"), "audit_events", ["occurred_at"], unique=False
     )
+    # PostgreSQL only: the database's own clock at insert (clock_timestamp(), not the
+    # transaction's start), for the sealer's watermark. SQLite commits ids in order and
+    # needs none; it cannot add a column with a non-constant default anyway.
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.add_column(
+        "audit_events",
+        sa.Column(
+            "logged_at",
+            UtcDateTime(),
+            nullable=True,
+            server_default=sa.text("clock_timestamp()") if postgres else None,
+            comment="PostgreSQL: when the database stored the row, by its own clock",
+        ),
+    )
     _triggers()
 
 
