@@ -15,7 +15,7 @@ from haechi.audit.events import record_event
 from haechi.config import MailSettings
 from haechi.mail import SmtpNotifier, mail_alerts
 from tests.cli.test_cli import free_port
-from tests.conftest import FakeClock
+from tests.conftest import Database, FakeClock
 
 # 2026-03-02 is a Monday; 01:00 UTC is 10:00 in Seoul (working hours).
 MONDAY_MORNING = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -178,3 +178,28 @@ def test_monthly_review_lists_actors_and_records_the_review(
     assert engine.review("2026-03").reviews[0]["reviewer"] == "officer"
     assert engine.events(limit=1)[0].action == "log_review"
     assert engine.review("2026-02").actors == []
+
+
+def test_an_event_committed_late_is_still_monitored(
+    engine: Engine, database: Database, monday: FakeClock
+) -> None:
+    """It alerts on a download whose transaction committed after later events were seen."""
+    if database.backend == "sqlite":
+        pytest.skip("SQLite has one writer at a time: ids always commit in order")
+    slow = database.engine.connect()
+    transaction = slow.begin()
+    record_event(
+        slow,
+        now=monday.now,
+        actor="kim",
+        actor_kind="staff",
+        action="download",
+        subject_id="subject-1",
+        purpose="service",
+        reason="ticket 9",
+    )
+    log(engine, monday, 1)
+    assert engine.run_monitors() == []
+    transaction.commit()
+    slow.close()
+    assert rules(engine.run_monitors()) == ["download"]

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from haechi.storage.tables import alerts, audit_events, monitor_cursors
+from haechi.storage.tables import alerts, audit_events, audit_leaves, monitor_cursors
 
 __all__ = ["READ_ACTIONS", "Alert", "MonitorRules", "list_alerts", "run_monitors"]
 
@@ -144,11 +144,14 @@ class _Raiser:
 
 
 def _cursor(connection: Connection) -> int:
+    """The next leaf to look at, locked for this transaction (one monitor at a time)."""
     value = connection.execute(
-        select(monitor_cursors.c.last_event_id).where(monitor_cursors.c.name == _CURSOR)
+        select(monitor_cursors.c.next_leaf)
+        .where(monitor_cursors.c.name == _CURSOR)
+        .with_for_update()
     ).scalar()
     if value is None:
-        connection.execute(insert(monitor_cursors).values(name=_CURSOR, last_event_id=0))
+        connection.execute(insert(monitor_cursors).values(name=_CURSOR, next_leaf=0))
         return 0
     return int(value)
 
@@ -156,16 +159,23 @@ def _cursor(connection: Connection) -> int:
 def run_monitors(
     connection: Connection, rules: MonitorRules, *, now: datetime, batch: int = 50_000
 ) -> list[Alert]:
-    """Evaluate every rule over the events since the last run; return new alerts."""
-    last = _cursor(connection)
-    events = connection.execute(
-        select(audit_events)
-        .where(audit_events.c.id > last)
-        .order_by(audit_events.c.id)
+    """Evaluate every rule over the events sealed since the last run; return new alerts.
+
+    Monitors follow the sealed log, in leaf order: it is final and dense, so an event
+    that committed late (PostgreSQL) is looked at once it is sealed, never skipped.
+    """
+    start = _cursor(connection)
+    rows = connection.execute(
+        select(audit_leaves.c.leaf_index, audit_events)
+        .join(audit_events, audit_events.c.id == audit_leaves.c.event_id)
+        .where(audit_leaves.c.leaf_index >= start)
+        .order_by(audit_leaves.c.leaf_index)
         .limit(batch)
     ).all()
-    if not events:
+    if not rows:
         return []
+    next_leaf = int(rows[-1].leaf_index) + 1
+    events = sorted(rows, key=lambda row: row.id)
     raiser = _Raiser(connection, now)
     _downloads(events, raiser)
     _off_hours(events, rules, raiser)
@@ -191,9 +201,7 @@ def run_monitors(
         condition=(audit_events.c.outcome == "denied") & (audit_events.c.action == "login"),
     )
     connection.execute(
-        update(monitor_cursors)
-        .where(monitor_cursors.c.name == _CURSOR)
-        .values(last_event_id=int(events[-1].id))
+        update(monitor_cursors).where(monitor_cursors.c.name == _CURSOR).values(next_leaf=next_leaf)
     )
     return raiser.raised
 

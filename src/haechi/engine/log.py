@@ -130,7 +130,8 @@ class LogMixin(EngineBase):
         )
 
     def run_monitors(self) -> list[Alert]:
-        """Evaluate the monitors over new events; return the alerts raised."""
+        """Seal what is waiting, evaluate the monitors over it; return the alerts raised."""
+        self.seal_all()
         with self.transaction() as connection:
             return run_monitors(connection, self.monitor_rules(), now=self.clock())
 

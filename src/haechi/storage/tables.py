@@ -317,7 +317,7 @@ monitor_cursors = Table(
     "monitor_cursors",
     metadata,
     Column("name", String(40), primary_key=True),
-    Column("last_event_id", Integer, nullable=False),
+    Column("next_leaf", BigInteger, nullable=False, comment="Next sealed leaf to look at"),
 )
 
 audit_reviews = Table(

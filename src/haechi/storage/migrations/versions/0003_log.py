@@ -68,7 +68,9 @@ def upgrade() -> None:
     op.create_table(
         "monitor_cursors",
         sa.Column("name", sa.String(length=40), nullable=False),
-        sa.Column("last_event_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "next_leaf", sa.BigInteger(), nullable=False, comment="Next sealed leaf to look at"
+        ),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_monitor_cursors")),
     )
     op.create_table(
