@@ -117,7 +117,11 @@ def login(
         )
         return LoginResult(None, False, PermissionDenied(message, code=answer or code))
 
-    row = connection.execute(select(staff).where(staff.c.username == username)).first()
+    # Locked for the login: two logins at once cannot both spend one TOTP code, nor
+    # both miss the other's failure count.
+    row = connection.execute(
+        select(staff).where(staff.c.username == username).with_for_update()
+    ).first()
     if row is None or row.disabled_at is not None:
         passwords.verify(None, password)
         return refuse("BAD_PASSWORD", _BAD_CREDENTIALS, reason="no open account of that name")
