@@ -25,7 +25,7 @@ from haechi.cli.common import (
     DatabaseOption,
     DataOption,
     load_settings,
-    open_engine,
+    opened,
 )
 from haechi.cli.retention import destruction_app, sweep
 from haechi.cli.scan import scan
@@ -198,11 +198,8 @@ def tokens_create(
     database: DatabaseOption = None,
 ) -> None:
     """Create an API token limited to purposes; the secret is printed once."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         info, secret = engine.create_token(name=name, purposes=purpose, created_by="cli")
-    finally:
-        engine.close()
     err.print(f"Token {info.name!r} for {', '.join(info.purposes)} (shown once):", markup=False)
     out.print(secret, markup=False)
 
@@ -214,11 +211,8 @@ def tokens_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List API tokens (never their secrets)."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         tokens = engine.tokens()
-    finally:
-        engine.close()
     if as_json:
         rows = [
             {
@@ -250,11 +244,8 @@ def tokens_revoke(
     database: DatabaseOption = None,
 ) -> None:
     """Revoke an API token; its very next call is refused."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         engine.revoke_token(name)
-    finally:
-        engine.close()
     out.print(f"Token {name!r} revoked.", markup=False)
 
 

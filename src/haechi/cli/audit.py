@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from haechi.audit.signing import TreeHead
-from haechi.cli.common import DatabaseOption, DataOption, open_engine
+from haechi.cli.common import DatabaseOption, DataOption, opened
 from haechi.engine import Engine
 from haechi.errors import InvalidInput
 
@@ -39,14 +39,11 @@ def seal(
     ] = False,
 ) -> None:
     """Seal every waiting event under signed tree heads (continuously with --follow)."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         sealed = engine.seal_all()
         if follow:
             sealed += _follow(engine)
         heads = engine.tree_heads()
-    finally:
-        engine.close()
     size = heads[-1].size if heads else 0
     out.print(f"Sealed {sealed:,} events; the log holds {size:,} under {len(heads):,} heads.")
 
@@ -90,11 +87,8 @@ def verify(
 ) -> None:
     """Recompute every root and check every signature; exit 1 on any tampering."""
     held = _read_witness(witness) if witness else []
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         report = engine.verify_log(witness=held)
-    finally:
-        engine.close()
     if as_json:
         _print_json(report.to_json())
     elif report.ok:
@@ -120,11 +114,8 @@ def prove(
     database: DatabaseOption = None,
 ) -> None:
     """Print the inclusion proof of one event in the newest signed head."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         proof = engine.prove(event_id)
-    finally:
-        engine.close()
     _print_json({**proof.to_json(), "verified": proof.verify()})
 
 
@@ -136,11 +127,8 @@ def consistency(
     database: DatabaseOption = None,
 ) -> None:
     """Print the proof that the older head's tree is a prefix of the newer head's."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         proof = engine.consistency(old_size, new_size)
-    finally:
-        engine.close()
     _print_json({**proof.to_json(), "verified": proof.verify()})
 
 
@@ -151,16 +139,13 @@ def export_heads(
     database: DatabaseOption = None,
 ) -> None:
     """Write every signed head and the public key, for an outside witness to keep."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         heads = engine.tree_heads()
         document = {
             "public_key": engine.signer.public_pem(),
             "key_id": engine.signer.key_id,
             "heads": [head.to_json() for head in heads],
         }
-    finally:
-        engine.close()
     file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     out.print(f"Wrote {len(heads):,} heads to {file}.", markup=False)
 
@@ -168,14 +153,11 @@ def export_heads(
 @audit_app.command("prune")
 def prune(data: DataOption = None, database: DatabaseOption = None) -> None:
     """Remove events older than the log retention, at a signed boundary."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         subjects = engine.subject_count()
         threshold = engine.settings.audit.large_installation_subjects
         retention = engine.log_retention()
         result = engine.prune_log()
-    finally:
-        engine.close()
     if subjects >= threshold:
         err.print(
             f"[yellow]warning[/yellow]: {subjects:,} subjects (≥ {threshold:,}): "
@@ -205,16 +187,13 @@ def review(
     notes: Annotated[str, typer.Option(help="Findings of the review (with --record).")] = "",
 ) -> None:
     """The month's accesses per actor with their alerts; record the review with --record."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         engine.run_monitors()
         if record:
             if not by:
                 raise InvalidInput("--record needs --by NAME", field="by")
             engine.record_review(month, reviewer=by, notes=notes)
         result = engine.review(month)
-    finally:
-        engine.close()
     if as_json:
         _print_json(result.to_json())
         return
@@ -254,12 +233,9 @@ def alerts_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run the monitors over new events, then list alerts, newest first."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         engine.run_monitors()
         alerts = engine.alerts()
-    finally:
-        engine.close()
     if as_json:
         _print_json([alert.to_json() for alert in alerts])
         return

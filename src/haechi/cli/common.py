@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +13,14 @@ from haechi.config import SETTINGS_FILE, Settings
 from haechi.engine import Engine
 from haechi.errors import ConfigurationError
 
-__all__ = ["DEFAULT_DATA", "DataOption", "DatabaseOption", "load_settings", "open_engine"]
+__all__ = [
+    "DEFAULT_DATA",
+    "DataOption",
+    "DatabaseOption",
+    "load_settings",
+    "open_engine",
+    "opened",
+]
 
 DEFAULT_DATA = Path("haechi-data")
 DataOption = Annotated[
@@ -47,3 +56,13 @@ def open_engine(data: Path | None, database: str | None = None) -> Engine:
             f"run `haechi init {settings.data_dir}`"
         )
     return Engine.open(settings)
+
+
+@contextmanager
+def opened(data: Path | None, database: str | None = None) -> Iterator[Engine]:
+    """An initialised data directory's engine, closed when the block ends."""
+    engine = open_engine(data, database)
+    try:
+        yield engine
+    finally:
+        engine.close()

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from haechi.cli.common import DatabaseOption, DataOption, open_engine
+from haechi.cli.common import DatabaseOption, DataOption, opened
 from haechi.errors import InvalidInput
 
 __all__ = ["destruction_app", "sweep"]
@@ -50,8 +50,7 @@ def sweep(
 ) -> None:
     """Separate data under legal holds and destroy what is due, with certificates."""
     moment = _moment(now, "now")
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         if as_json:
             report = engine.sweep(now=moment, dry_run=dry_run)
         else:
@@ -70,8 +69,6 @@ def sweep(
                     bar.update(tasks[stage], completed=done)
 
                 report = engine.sweep(now=moment, dry_run=dry_run, progress=progress)
-    finally:
-        engine.close()
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
         return
@@ -102,13 +99,10 @@ def destruction_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List destruction batches (awaiting confirmation first), overdue data and paper records."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         batches = engine.destruction_batches()
         overdue = engine.overdue()
         paper = engine.paper_records()
-    finally:
-        engine.close()
     batches.sort(key=lambda b: not b.awaiting_confirmation)
     if as_json:
         document = {
@@ -162,11 +156,8 @@ def destruction_confirm(
     database: DatabaseOption = None,
 ) -> None:
     """Record the privacy officer's confirmation on a batch's certificates."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         confirmed = engine.confirm_destruction(batch, by=by)
-    finally:
-        engine.close()
     out.print(
         f"Batch {confirmed.id} ({confirmed.destroyed} collections) confirmed by {by}.",
         markup=False,
@@ -189,11 +180,8 @@ def destruction_record_paper(
 ) -> None:
     """Register destroyed paper documents: what, how, by whom, before which witness."""
     moment = _moment(at, "at")
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         record = engine.record_paper(
             description=what, method=method, destroyed_by=by, witness=witness, destroyed_at=moment
         )
-    finally:
-        engine.close()
     out.print(f"Paper destruction {record.id} recorded ({record.method.value}).", markup=False)

@@ -17,7 +17,7 @@ from haechi.access.staff import NewCredentials, Role
 from haechi.cli.common import (
     DatabaseOption,
     DataOption,
-    open_engine,
+    opened,
 )
 from haechi.errors import InvalidInput
 
@@ -84,13 +84,10 @@ def staff_add(
     database: DatabaseOption = None,
 ) -> None:
     """Create an account; print its one-time password and TOTP enrolment URI once."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         credentials = engine.add_staff(
             username=username, role=role, purposes=purpose, reason=reason, actor=operator(by)
         )
-    finally:
-        engine.close()
     _print_credentials(credentials)
 
 
@@ -101,11 +98,8 @@ def staff_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List accounts with their role, grants and state (never secrets)."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         accounts = engine.staff()
-    finally:
-        engine.close()
     if as_json:
         rows = [
             {
@@ -157,8 +151,7 @@ def staff_grant(
     """Grant a handler purposes, or change an account's role (--role)."""
     if bool(purpose) == bool(role):
         raise InvalidInput("give --purpose (repeatable) or --role, not both", field="purpose")
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         if role:
             engine.change_staff_role(username, role=role, reason=reason, actor=operator(by))
             message = f"{username!r} is now {role}."
@@ -167,8 +160,6 @@ def staff_grant(
                 username, purposes=purpose or [], reason=reason, actor=operator(by)
             )
             message = f"Granted {username!r}: {', '.join(granted) or 'nothing new'}."
-    finally:
-        engine.close()
     out.print(message, markup=False)
 
 
@@ -189,14 +180,11 @@ def staff_revoke(
     """Revoke grants, or close an account; effective on its very next call."""
     if bool(purpose) == account:
         raise InvalidInput("give --purpose (repeatable) or --account, not both", field="purpose")
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         if account:
             engine.disable_staff(username, reason=reason, actor=operator(by))
         else:
             engine.revoke_staff(username, purposes=purpose or [], reason=reason, actor=operator(by))
-    finally:
-        engine.close()
     out.print(f"Revoked ({'account' if account else ', '.join(purpose or [])}).", markup=False)
 
 
@@ -209,11 +197,8 @@ def staff_unlock(
     database: DatabaseOption = None,
 ) -> None:
     """Lift the lockout that failed logins put on an account."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         engine.unlock_staff(username, reason=reason, actor=operator(by))
-    finally:
-        engine.close()
     out.print(f"{username!r} unlocked.", markup=False)
 
 
@@ -229,13 +214,10 @@ def staff_reset_password(
     database: DatabaseOption = None,
 ) -> None:
     """Print a new one-time password (shown once); the account's sessions end."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         credentials = engine.reset_staff_password(
             username, new_totp=new_totp, reason=reason, actor=operator(by)
         )
-    finally:
-        engine.close()
     _print_credentials(credentials)
 
 
@@ -247,11 +229,8 @@ def staff_history(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The append-only history of grants, role changes and revocations (kept ≥ 3 years)."""
-    engine = open_engine(data, database)
-    try:
+    with opened(data, database) as engine:
         changes = engine.grant_history(username=username)
-    finally:
-        engine.close()
     if as_json:
         rows = [
             {
