@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -141,3 +143,30 @@ PERSON = {
 def person() -> dict[str, str]:
     """One person's items for the demo policy (fictional values)."""
     return dict(PERSON)
+
+
+def raw_storage(database: Database) -> bytes:
+    """Every byte the database keeps: its SQLite files and WALs, or a full pg_dump."""
+    if database.backend == "sqlite":
+        assert database.path is not None
+        files = [path for path in database.path.parent.glob("*.db*") if path.is_file()]
+        return b"".join(path.read_bytes() for path in files)
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        pytest.fail("pg_dump is needed to read what PostgreSQL keeps")
+    url = database.engine.url
+    return subprocess.run(
+        [
+            pg_dump,
+            "--host",
+            url.host or "127.0.0.1",
+            "--port",
+            str(url.port or 5432),
+            "--username",
+            url.username or "postgres",
+            "--no-password",
+            url.database or "postgres",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import timedelta
 
 import pytest
@@ -14,7 +12,7 @@ from haechi.crypto.envelope import Sealer, item_context
 from haechi.crypto.keys import LocalKeyProvider
 from haechi.errors import HaechiError
 from haechi.storage.tables import data_keys, items, separated_items, separated_keys
-from tests.conftest import Database, FakeClock
+from tests.conftest import Database, FakeClock, raw_storage
 from tests.retention.conftest import seed
 
 
@@ -35,32 +33,14 @@ def secrets_of(database: Database, ids: list[str], *, separated: bool = False) -
 
 def raw_bytes(database: Database) -> bytes:
     """Every byte of the SQLite files (main, separated, WALs), or a pg_dump."""
+    raw = raw_storage(database)
     if database.backend == "sqlite":
         assert database.path is not None
-        files = [p for p in database.path.parent.glob("*.db*") if p.is_file()]
-        assert {p.name for p in files} >= {"haechi.db", "separated.db"}
-        return b"".join(p.read_bytes() for p in files)
-    pg_dump = shutil.which("pg_dump")
-    if pg_dump is None:
-        pytest.fail("pg_dump is needed to check PostgreSQL for leftovers")
-    url = database.engine.url
-    dump = subprocess.run(
-        [
-            pg_dump,
-            "--host",
-            url.host or "127.0.0.1",
-            "--port",
-            str(url.port or 5432),
-            "--username",
-            url.username or "postgres",
-            "--no-password",
-            url.database or "postgres",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    assert b"COPY haechi_separated.separated_items" in dump
-    return dump
+        names = {path.name for path in database.path.parent.glob("*.db*")}
+        assert names >= {"haechi.db", "separated.db"}
+    else:
+        assert b"COPY haechi_separated.separated_items" in raw
+    return raw
 
 
 def present(needle: bytes, haystack: bytes) -> bool:

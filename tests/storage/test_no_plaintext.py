@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
-import pytest
 from sqlalchemy import text
 
 from haechi import Actor, ConsentEvidence, Engine
-from tests.conftest import Database
+from tests.conftest import Database, raw_storage
 
 CANARIES = [
     {
@@ -59,36 +55,11 @@ def fill(engine: Engine) -> None:
 def test_raw_database_holds_no_plaintext(engine: Engine, database: Database) -> None:
     """It finds none of the inserted values in the SQLite file and WAL, or in a pg_dump."""
     fill(engine)
-    if database.backend == "sqlite":
-        assert database.path is not None
-        raw = b"".join(
-            path.read_bytes()
-            for path in database.path.parent.glob(database.path.name + "*")
-            if path.is_file()
-        )
-        assert len(raw) > 0
-    else:
-        pg_dump = shutil.which("pg_dump")
-        if pg_dump is None:
-            pytest.fail("pg_dump is needed to check PostgreSQL for plaintext")
-        url = database.engine.url
-        with database.engine.connect() as connection:
-            assert connection.execute(text("select count(*) from items")).scalar_one() > 0
-        raw = subprocess.run(
-            [
-                pg_dump,
-                "--host",
-                url.host or "127.0.0.1",
-                "--port",
-                str(url.port or 5432),
-                "--username",
-                url.username or "postgres",
-                "--no-password",
-                url.database or "postgres",
-            ],
-            check=True,
-            capture_output=True,
-        ).stdout
+    with database.engine.connect() as connection:
+        assert connection.execute(text("select count(*) from items")).scalar_one() > 0
+    raw = raw_storage(database)
+    assert len(raw) > 0
+    if database.backend == "postgresql":
         assert b"COPY public.items" in raw
     leaked = [needle for needle in needles() if needle in raw]
     assert leaked == []
