@@ -148,12 +148,15 @@ def _history(
     staff_id: str,
     username: str,
     change: str,
+    action: str,
     by: Actor,
     reason: str,
     now: datetime,
     purpose: str | None = None,
     role: str | None = None,
+    detail: str | None = None,
 ) -> None:
+    """Append a change to the grant history, and its audit event (``detail`` or the reason)."""
     connection.execute(
         insert(staff_grant_history).values(
             occurred_at=now,
@@ -165,6 +168,15 @@ def _history(
             changed_by=by.name,
             reason=reason,
         )
+    )
+    _event(
+        connection,
+        by=by,
+        action=action,
+        username=username,
+        detail=reason if detail is None else detail,
+        purpose=purpose,
+        now=now,
     )
 
 
@@ -250,12 +262,13 @@ def create_staff(
         staff_id=staff_id,
         username=username,
         change="create",
+        action="staff_create",
         role=role.value,
         by=by,
         reason=reason,
         now=now,
+        detail=role.value,
     )
-    _event(connection, by=by, action="staff_create", username=username, detail=role.value, now=now)
     _add_grants(connection, staff_id, username, wanted, by=by, reason=reason, now=now)
     return NewCredentials(username, password, totp.uri(secret, username=username))
 
@@ -281,18 +294,10 @@ def _add_grants(
             staff_id=staff_id,
             username=username,
             change="grant",
+            action="staff_grant",
             purpose=purpose,
             by=by,
             reason=reason,
-            now=now,
-        )
-        _event(
-            connection,
-            by=by,
-            action="staff_grant",
-            username=username,
-            detail=reason,
-            purpose=purpose,
             now=now,
         )
 
@@ -318,18 +323,10 @@ def _drop_grants(
             staff_id=staff_id,
             username=username,
             change="revoke",
+            action="staff_revoke",
             purpose=purpose,
             by=by,
             reason=reason,
-            now=now,
-        )
-        _event(
-            connection,
-            by=by,
-            action="staff_revoke",
-            username=username,
-            detail=reason,
-            purpose=purpose,
             now=now,
         )
 
@@ -412,18 +409,12 @@ def set_role(
         staff_id=staff_id,
         username=username,
         change="role",
+        action="staff_role_change",
         role=role.value,
         by=by,
         reason=reason,
         now=now,
-    )
-    _event(
-        connection,
-        by=by,
-        action="staff_role_change",
-        username=username,
         detail=f"{current} -> {role.value}: {reason}",
-        now=now,
     )
 
 
@@ -444,17 +435,11 @@ def disable_staff(
         staff_id=staff_id,
         username=username,
         change="disable",
+        action="staff_revoke",
         by=by,
         reason=reason,
         now=now,
-    )
-    _event(
-        connection,
-        by=by,
-        action="staff_revoke",
-        username=username,
         detail=f"account disabled: {reason}",
-        now=now,
     )
 
 
