@@ -29,6 +29,7 @@ from rich.table import Table
 
 from haechi import Actor, ConsentEvidence, Engine, Settings
 from haechi.crypto.keys import LocalKeyProvider
+from haechi.engine import SYSTEM
 from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import upgrade
@@ -65,7 +66,9 @@ def build_haechi(directory: Path, subjects: int) -> tuple[Engine, list[tuple[str
         task = progress.add_task("collect()", total=subjects)
         for index in range(subjects):
             purpose = PURPOSES[index % len(PURPOSES)]
-            result = engine.collect(purpose=purpose, items=person(index), consent=consent)
+            result = engine.collect(
+                purpose=purpose, items=person(index), consent=consent, actor=SYSTEM
+            )
             targets.append((result.subject_id, purpose))
             if index % 500 == 0:
                 progress.update(task, completed=index)

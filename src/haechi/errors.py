@@ -21,6 +21,9 @@ a new error only has to pick the right base.
     └── ConfigurationError      the installation is not set up right (exit 2)
 
 Messages never hold a personal value: they name fields, items, ids and codes only.
+An error may carry several :class:`Problem` entries (``faults``), one per field at
+fault, so that a form can mark every field at once; ``field`` and ``code`` are then
+those of the first problem.
 """
 
 from __future__ import annotations
@@ -41,8 +44,18 @@ __all__ = [
     "PolicyInvalid",
     "PolicyProblem",
     "PolicyViolation",
+    "Problem",
     "PurposeNotDeclared",
 ]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One input field at fault: its dotted name, a stable code, and what is wrong."""
+
+    field: str
+    code: str
+    message: str
 
 
 class HaechiError(Exception):
@@ -54,12 +67,22 @@ class HaechiError(Exception):
 
     code: str = "ERROR"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        problems: tuple[Problem, ...] = (),
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         if code is not None:
             self.code = code
+        if not problems and field is not None:
+            problems = (Problem(field=field, code=self.code, message=message),)
+        self.faults: tuple[Problem, ...] = problems
 
 
 class InvalidInput(HaechiError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from haechi import Engine
 from haechi.access.staff import NewCredentials
+from haechi.engine import SYSTEM
 
 NEW_PASSWORD = "correct horse battery"
 TRUSTED = "127.0.0.1"
@@ -14,7 +15,9 @@ def add_and_login(
     engine: Engine, username: str, role: str, *purposes: str
 ) -> tuple[str, NewCredentials]:
     """Create an account, log in from a trusted network, change the one-time password."""
-    credentials = engine.add_staff(username=username, role=role, purposes=list(purposes))
+    credentials = engine.add_staff(
+        username=username, role=role, purposes=list(purposes), actor=SYSTEM
+    )
     session = engine.login(username=username, password=credentials.password, source_ip=TRUSTED)
     assert session.secret is not None
     actor = engine.authenticate(session.secret, password_change=True)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from haechi import Engine, PermissionDenied
 from haechi.access.decision import Actor
 from haechi.access.staff import NewCredentials
+from haechi.engine import SYSTEM
 from haechi.storage.tables import staff
 from haechi.subjects.service import ConsentEvidence
 from tests.access.staff_helpers import NEW_PASSWORD, REMOTE, TRUSTED, add_and_login
@@ -32,7 +33,9 @@ def login_events(engine: Engine) -> list[tuple[str, str | None]]:
 
 def test_a_one_time_password_only_allows_changing_it(engine: Engine) -> None:
     """It serves a one-time-password session nothing but the password change."""
-    credentials = engine.add_staff(username="kim", role="handler", purposes=["service"])
+    credentials = engine.add_staff(
+        username="kim", role="handler", purposes=["service"], actor=SYSTEM
+    )
     session = engine.login(username="kim", password=credentials.password, source_ip=TRUSTED)
     assert session.must_change_password
     assert session.secret is not None
@@ -64,7 +67,7 @@ def test_lockout_after_failures_until_the_officer_unlocks(engine: Engine) -> Non
     with pytest.raises(PermissionDenied) as right:
         engine.login(username="kim", password=NEW_PASSWORD, source_ip=TRUSTED)
     assert codes(right) == "LOCKED"
-    [account] = [a for a in engine.staff() if a.username == "kim"]
+    [account] = [a for a in engine.staff(actor=SYSTEM) if a.username == "kim"]
     assert account.locked
     assert login_events(engine)[-6:] == [("denied", "BAD_PASSWORD")] * 5 + [("denied", "LOCKED")]
 
@@ -72,7 +75,7 @@ def test_lockout_after_failures_until_the_officer_unlocks(engine: Engine) -> Non
     with pytest.raises(PermissionDenied) as not_officer:
         engine.unlock_staff("kim", actor=handler)
     assert codes(not_officer) == "ROLE_REQUIRED"
-    engine.unlock_staff("kim", reason="called the officer")
+    engine.unlock_staff("kim", reason="called the officer", actor=SYSTEM)
     assert engine.login(username="kim", password=NEW_PASSWORD, source_ip=TRUSTED).secret
     actions = [e.action for e in engine.events()]
     assert "staff_unlock" in actions
@@ -96,7 +99,7 @@ def test_a_success_resets_the_failure_count(engine: Engine) -> None:
         with pytest.raises(PermissionDenied):
             engine.login(username="kim", password="guess", source_ip=TRUSTED)
         engine.login(username="kim", password=NEW_PASSWORD, source_ip=TRUSTED)
-    [account] = [a for a in engine.staff() if a.username == "kim"]
+    [account] = [a for a in engine.staff(actor=SYSTEM) if a.username == "kim"]
     assert (account.locked, account.failed_logins) == (False, 0)
 
 
@@ -150,7 +153,7 @@ def test_trusted_networks_are_a_setting(engine: Engine) -> None:
 
 def test_the_totp_secret_is_sealed(engine: Engine) -> None:
     """It stores no TOTP secret in plaintext."""
-    credentials = engine.add_staff(username="kim", role="auditor")
+    credentials = engine.add_staff(username="kim", role="auditor", actor=SYSTEM)
     assert credentials.totp_uri is not None
     secret = pyotp.parse_uri(credentials.totp_uri).secret
     with engine.transaction() as connection:
@@ -190,16 +193,19 @@ def test_revocation_bites_on_the_very_next_call(engine: Engine, person: dict[str
     """It refuses a revoked grant on the session's next use, and a closed account at once."""
     secret, _ = add_and_login(engine, "kim", "handler", "service", "complaints")
     subject_id = engine.collect(
-        purpose="service", items=person, consent=ConsentEvidence(granted=True, method="paper")
+        purpose="service",
+        items=person,
+        consent=ConsentEvidence(granted=True, method="paper"),
+        actor=SYSTEM,
     ).subject_id
     actor = engine.authenticate(secret)
     assert engine.use(actor=actor, subject_id=subject_id, purpose="service")
-    engine.revoke_staff("kim", purposes=["service"], reason="moved to complaints")
+    engine.revoke_staff("kim", purposes=["service"], reason="moved to complaints", actor=SYSTEM)
     actor = engine.authenticate(secret)
     with pytest.raises(PermissionDenied) as refused:
         engine.use(actor=actor, subject_id=subject_id, purpose="service")
     assert codes(refused) == "NO_GRANT"
-    engine.disable_staff("kim", reason="left the company")
+    engine.disable_staff("kim", reason="left the company", actor=SYSTEM)
     with pytest.raises(PermissionDenied) as closed:
         engine.authenticate(secret)
     assert codes(closed) == "INVALID_TOKEN"
@@ -225,7 +231,7 @@ def test_roles_resolve_to_purposes(engine: Engine) -> None:
 def test_a_reset_ends_sessions_and_needs_a_new_password(engine: Engine) -> None:
     """It ends the account's sessions and issues a one-time password (and TOTP if asked)."""
     secret, first = add_and_login(engine, "kim", "handler")
-    reset = engine.reset_staff_password("kim", new_totp=True, reason="lost phone")
+    reset = engine.reset_staff_password("kim", new_totp=True, reason="lost phone", actor=SYSTEM)
     assert reset.totp_uri is not None
     assert reset.totp_uri != first.totp_uri
     with pytest.raises(PermissionDenied):

@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from haechi import Conflict, Engine, InvalidInput, NotFound, PermissionDenied
 from haechi.access.decision import Actor
+from haechi.engine import SYSTEM
 from haechi.storage.tables import staff_grant_history
 from tests.conftest import FakeClock
 
@@ -24,7 +25,7 @@ AUDITOR = staff_actor("choi", "auditor")
 def history(engine: Engine, username: str | None = None) -> list[tuple[str, str | None, str]]:
     return [
         (change.change, change.purpose or change.role, change.changed_by)
-        for change in engine.grant_history(username=username)
+        for change in engine.grant_history(username=username, actor=SYSTEM)
     ]
 
 
@@ -46,10 +47,10 @@ def test_grant_history_records_who_when_and_why(engine: Engine, clock: FakeClock
         ("revoke", "complaints", "park"),
         ("role", "auditor", "park"),
     ]
-    changes = engine.grant_history(username="kim")
+    changes = engine.grant_history(username="kim", actor=SYSTEM)
     assert changes[2].reason == "covers the helpdesk"
     assert changes[3].occurred_at == clock.now
-    assert [a.purposes for a in engine.staff() if a.username == "kim"] == [[]]
+    assert [a.purposes for a in engine.staff(actor=SYSTEM) if a.username == "kim"] == [[]]
     actions = [e.action for e in reversed(engine.events())]
     assert actions == [
         "staff_create",
@@ -63,8 +64,8 @@ def test_grant_history_records_who_when_and_why(engine: Engine, clock: FakeClock
 
 def test_grant_history_is_append_only(engine: Engine) -> None:
     """It is refused UPDATE and DELETE by the database itself, so it outlives its accounts."""
-    engine.add_staff(username="kim", role="handler", purposes=["service"])
-    engine.disable_staff("kim", reason="left the company")
+    engine.add_staff(username="kim", role="handler", purposes=["service"], actor=SYSTEM)
+    engine.disable_staff("kim", reason="left the company", actor=SYSTEM)
     for statement in (
         update(staff_grant_history).values(reason="nothing to see"),
         delete(staff_grant_history),
@@ -108,44 +109,44 @@ def test_only_the_privacy_officer_widens_access(engine: Engine) -> None:
 def test_only_handlers_hold_purpose_grants(engine: Engine) -> None:
     """It refuses purpose grants for officers, auditors and admins, and undeclared purposes."""
     with pytest.raises(InvalidInput) as on_create:
-        engine.add_staff(username="choi", role="auditor", purposes=["service"])
+        engine.add_staff(username="choi", role="auditor", purposes=["service"], actor=SYSTEM)
     assert on_create.value.field == "purposes"
-    engine.add_staff(username="choi", role="auditor")
+    engine.add_staff(username="choi", role="auditor", actor=SYSTEM)
     with pytest.raises(Conflict):
-        engine.grant_staff("choi", purposes=["service"], reason="x")
-    engine.add_staff(username="kim", role="handler")
+        engine.grant_staff("choi", purposes=["service"], reason="x", actor=SYSTEM)
+    engine.add_staff(username="kim", role="handler", actor=SYSTEM)
     with pytest.raises(InvalidInput, match="lottery"):
-        engine.grant_staff("kim", purposes=["lottery"], reason="x")
+        engine.grant_staff("kim", purposes=["lottery"], reason="x", actor=SYSTEM)
     with pytest.raises(InvalidInput) as no_reason:
-        engine.grant_staff("kim", purposes=["service"], reason="  ")
+        engine.grant_staff("kim", purposes=["service"], reason="  ", actor=SYSTEM)
     assert no_reason.value.field == "reason"
     with pytest.raises(NotFound):
-        engine.revoke_staff("kim", purposes=["service"], reason="x")
+        engine.revoke_staff("kim", purposes=["service"], reason="x", actor=SYSTEM)
     with pytest.raises(InvalidInput) as role:
-        engine.add_staff(username="lee", role="root")
+        engine.add_staff(username="lee", role="root", actor=SYSTEM)
     assert role.value.field == "role"
 
 
 def test_one_account_per_person(engine: Engine) -> None:
     """It refuses a second account of the same name and malformed names."""
-    engine.add_staff(username="kim", role="handler")
+    engine.add_staff(username="kim", role="handler", actor=SYSTEM)
     with pytest.raises(Conflict):
-        engine.add_staff(username="kim", role="auditor")
+        engine.add_staff(username="kim", role="auditor", actor=SYSTEM)
     with pytest.raises(InvalidInput) as bad:
-        engine.add_staff(username="kim@example.kr", role="auditor")
+        engine.add_staff(username="kim@example.kr", role="auditor", actor=SYSTEM)
     assert bad.value.field == "username"
 
 
 def test_the_last_privacy_officer_stays(engine: Engine) -> None:
     """It refuses to demote or close the only privacy officer, not one of two."""
-    engine.add_staff(username="park", role="privacy_officer")
+    engine.add_staff(username="park", role="privacy_officer", actor=SYSTEM)
     with pytest.raises(Conflict):
-        engine.change_staff_role("park", role="handler", reason="x")
+        engine.change_staff_role("park", role="handler", reason="x", actor=SYSTEM)
     with pytest.raises(Conflict):
-        engine.disable_staff("park", reason="x")
-    engine.add_staff(username="han", role="privacy_officer")
-    engine.change_staff_role("park", role="auditor", reason="rotation")
-    assert {a.username: a.role for a in engine.staff()} == {
+        engine.disable_staff("park", reason="x", actor=SYSTEM)
+    engine.add_staff(username="han", role="privacy_officer", actor=SYSTEM)
+    engine.change_staff_role("park", role="auditor", reason="rotation", actor=SYSTEM)
+    assert {a.username: a.role for a in engine.staff(actor=SYSTEM)} == {
         "han": "privacy_officer",
         "park": "auditor",
     }
@@ -153,27 +154,29 @@ def test_the_last_privacy_officer_stays(engine: Engine) -> None:
 
 def test_a_closed_account_cannot_be_changed(engine: Engine) -> None:
     """It refuses grants, unlocks and resets on a closed account."""
-    engine.add_staff(username="kim", role="handler")
-    engine.disable_staff("kim", reason="left")
+    engine.add_staff(username="kim", role="handler", actor=SYSTEM)
+    engine.disable_staff("kim", reason="left", actor=SYSTEM)
     with pytest.raises(Conflict):
-        engine.grant_staff("kim", purposes=["service"], reason="x")
+        engine.grant_staff("kim", purposes=["service"], reason="x", actor=SYSTEM)
     with pytest.raises(Conflict):
-        engine.reset_staff_password("kim")
-    [account] = engine.staff()
+        engine.reset_staff_password("kim", actor=SYSTEM)
+    [account] = engine.staff(actor=SYSTEM)
     assert account.disabled_at is not None
 
 
 def test_unlocking_an_unlocked_account_is_a_conflict(engine: Engine) -> None:
     """It says so instead of recording an unlock that changed nothing."""
-    engine.add_staff(username="kim", role="handler")
+    engine.add_staff(username="kim", role="handler", actor=SYSTEM)
     with pytest.raises(Conflict):
-        engine.unlock_staff("kim")
+        engine.unlock_staff("kim", actor=SYSTEM)
 
 
 def test_no_secret_reaches_the_log(engine: Engine) -> None:
     """It keeps one-time passwords and TOTP secrets out of events and history."""
-    credentials = engine.add_staff(username="kim", role="handler", purposes=["service"])
-    reset = engine.reset_staff_password("kim", new_totp=True)
+    credentials = engine.add_staff(
+        username="kim", role="handler", purposes=["service"], actor=SYSTEM
+    )
+    reset = engine.reset_staff_password("kim", new_totp=True, actor=SYSTEM)
     with engine.transaction() as connection:
         dump = " ".join(
             str(row)

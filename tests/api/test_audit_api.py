@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from haechi import AccessDenied, Actor, ConsentEvidence, Engine
 from haechi.api import create_app
+from haechi.engine import SYSTEM
 from tests.access.staff_helpers import add_and_login
 
 
@@ -25,7 +26,9 @@ def bearer(secret: str) -> dict[str, str]:
 
 
 def activity(engine: Engine, person: dict[str, str]) -> None:
-    result = engine.collect(purpose="service", items=person, consent=ConsentEvidence(True, "form"))
+    result = engine.collect(
+        purpose="service", items=person, consent=ConsentEvidence(True, "form"), actor=SYSTEM
+    )
     crm = Actor(name="crm", kind="token", purposes=frozenset({"service"}))
     for _ in range(10):
         with pytest.raises(AccessDenied):
@@ -75,7 +78,7 @@ def test_downloads_need_a_reason(
     """It refuses a download without a reason (422 naming it) and logs one with a reason."""
     _, token = engine.create_token(name="svc", purposes=["service"])
     subject = engine.collect(
-        purpose="service", items=person, consent=ConsentEvidence(True, "form")
+        purpose="service", items=person, consent=ConsentEvidence(True, "form"), actor=SYSTEM
     ).subject_id
     url = f"/api/v1/subjects/{subject}/items"
     refused = client.get(

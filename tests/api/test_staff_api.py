@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from haechi import Engine
 from haechi.api import create_app
+from haechi.engine import SYSTEM
 from tests.conftest import FakeClock
 
 NEW_PASSWORD = "correct horse battery"
@@ -46,7 +47,7 @@ def login(client: TestClient, username: str, password: str, **extra: str) -> dic
 
 def officer_session(engine: Engine, client: TestClient) -> dict[str, str]:
     """The privacy officer, logged in with its password changed."""
-    credentials = engine.add_staff(username="park", role="privacy_officer")
+    credentials = engine.add_staff(username="park", role="privacy_officer", actor=SYSTEM)
     token = str(login(client, "park", credentials.password)["token"])
     changed = client.post(
         "/api/v1/auth/password",
@@ -59,7 +60,7 @@ def officer_session(engine: Engine, client: TestClient) -> dict[str, str]:
 
 def test_first_login_must_change_the_one_time_password(engine: Engine, local: TestClient) -> None:
     """It answers 403 PASSWORD_CHANGE_REQUIRED until the one-time password is changed."""
-    credentials = engine.add_staff(username="park", role="privacy_officer")
+    credentials = engine.add_staff(username="park", role="privacy_officer", actor=SYSTEM)
     session = login(local, "park", credentials.password)
     assert session["must_change_password"] is True
     assert str(session["token"]).startswith("hcs_")
@@ -83,7 +84,7 @@ def test_first_login_must_change_the_one_time_password(engine: Engine, local: Te
 def test_bad_passwords_are_401_and_lock_the_account(engine: Engine, local: TestClient) -> None:
     """It answers 401 BAD_PASSWORD, then 403 LOCKED, never echoing the password."""
     auth = officer_session(engine, local)
-    engine.add_staff(username="kim", role="handler")
+    engine.add_staff(username="kim", role="handler", actor=SYSTEM)
     answers = [
         local.post("/api/v1/auth/login", json={"username": "kim", "password": "hunter2!"})
         for _ in range(5)
@@ -101,7 +102,7 @@ def test_remote_logins_need_a_totp_code(
     engine: Engine, remote: TestClient, clock: FakeClock
 ) -> None:
     """It answers 401 TOTP_REQUIRED from outside the trusted networks, and accepts a code."""
-    credentials = engine.add_staff(username="park", role="privacy_officer")
+    credentials = engine.add_staff(username="park", role="privacy_officer", actor=SYSTEM)
     missing = remote.post(
         "/api/v1/auth/login", json={"username": "park", "password": credentials.password}
     )

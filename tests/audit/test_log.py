@@ -19,6 +19,7 @@ from haechi.audit.merkle import leaf_hash
 from haechi.audit.sealer import seal_on
 from haechi.audit.signing import TreeHead
 from haechi.audit.verify import verify_log
+from haechi.engine import SYSTEM
 from haechi.storage.tables import audit_events, audit_leaves
 from tests.conftest import Database, FakeClock
 
@@ -30,7 +31,7 @@ def activity(engine: Engine, person: dict[str, str], rounds: int) -> None:
     """Collections and reads: a few events per round."""
     for index in range(rounds):
         who = {**person, "email": f"person{index}@example.kr", "contact": f"010-3000-{index:04d}"}
-        result = engine.collect(purpose="service", items=who, consent=YES)
+        result = engine.collect(purpose="service", items=who, consent=YES, actor=SYSTEM)
         engine.use(actor=CRM, subject_id=result.subject_id, purpose="service", items=["name"])
 
 

@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from haechi import Engine
 from haechi.audit.events import record_event
 from haechi.config import MailSettings
+from haechi.engine import SYSTEM
 from haechi.mail import SmtpNotifier, mail_alerts
 from tests.cli.test_cli import free_port
 from tests.conftest import Database, FakeClock
@@ -71,7 +72,7 @@ def test_downloads_always_alert_and_must_have_a_reason(
     from haechi import Actor, ConsentEvidence, InvalidInput
 
     subject = engine.collect(
-        purpose="service", items=person, consent=ConsentEvidence(True, "web-form")
+        purpose="service", items=person, consent=ConsentEvidence(True, "web-form"), actor=SYSTEM
     ).subject_id
     crm = Actor(name="crm", kind="token", purposes=frozenset({"service"}))
     with pytest.raises(InvalidInput) as caught:

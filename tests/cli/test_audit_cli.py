@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from haechi import Actor, ConsentEvidence, Engine, Settings
+from haechi.engine import SYSTEM
 from tests.cli.test_cli import haechi
 
 
@@ -23,7 +24,10 @@ def data(tmp_path: Path, person: dict[str, str]) -> Path:
         for index in range(5):
             who = {**person, "email": f"p{index}@example.kr", "contact": f"010-4000-{index:04d}"}
             result = engine.collect(
-                purpose="service", items=who, consent=ConsentEvidence(True, "web-form")
+                purpose="service",
+                items=who,
+                consent=ConsentEvidence(True, "web-form"),
+                actor=SYSTEM,
             )
             engine.use(actor=crm, subject_id=result.subject_id, purpose="service")
     finally:

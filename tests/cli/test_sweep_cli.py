@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from haechi import ConsentEvidence, Engine, Settings
+from haechi.engine import SYSTEM
 from tests.cli.test_cli import haechi, installation  # noqa: F401 (a fixture)
 
 
@@ -13,7 +14,10 @@ def collect_one(installation: list[str], person: dict[str, str]) -> str:  # noqa
     engine = Engine.open(Settings.load(Path(installation[1])))
     try:
         result = engine.collect(
-            purpose="service", items=person, consent=ConsentEvidence(granted=True, method="paper")
+            purpose="service",
+            items=person,
+            consent=ConsentEvidence(granted=True, method="paper"),
+            actor=SYSTEM,
         )
     finally:
         engine.close()

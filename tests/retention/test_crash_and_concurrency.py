@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from haechi import Engine
 from haechi.crypto.keys import LocalKeyProvider
+from haechi.engine import SYSTEM
 from haechi.policy import demo_policy_text, parse_policy
 from haechi.retention import Sweeper
 from haechi.storage.tables import (
@@ -134,7 +135,7 @@ def test_separated_leftovers_of_destroyed_collections_are_purged(
     sweeper = engine.sweeper()
     with database.engine.begin() as connection:
         sweeper._copy_to_separated(connection, [collection_id])
-    engine.destroy(collection_id)  # destroyed in the main store; the copy lingers
+    engine.destroy(collection_id, actor=SYSTEM)  # destroyed in the main store; the copy lingers
     engine.sweep()
     with database.engine.connect() as connection:
         left = connection.execute(select(func.count()).select_from(separated_keys)).scalar_one()

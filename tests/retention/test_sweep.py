@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from haechi import AccessDenied, Actor, Conflict, ConsentEvidence, Engine, InvalidInput, NotFound
+from haechi.engine import SYSTEM
 from haechi.storage.tables import (
     audit_events,
     data_keys,
@@ -41,14 +42,14 @@ def test_expired_collection_is_destroyed_with_a_certificate(
     engine: Engine, database: Database, clock: FakeClock, person: dict[str, str]
 ) -> None:
     """It shreds the key, deletes the items, keeps ids and dates, and certifies item names."""
-    kept = engine.collect(purpose="marketing", items=person, consent=YES)
+    kept = engine.collect(purpose="marketing", items=person, consent=YES, actor=SYSTEM)
     clock.advance(days=200)  # marketing is kept six months, service a year
-    gone = engine.collect(purpose="service", items=person, consent=YES)
+    gone = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     clock.advance(days=366)
     report = engine.sweep(now=clock.now - timedelta(days=180))
     assert (report.expired, report.destroyed, report.separated) == (1, 1, 0)
-    assert engine.collection(kept.collection_id).state.value == "destroyed"
-    assert engine.collection(gone.collection_id).state.value == "active"
+    assert engine.collection(kept.collection_id, actor=SYSTEM).state.value == "destroyed"
+    assert engine.collection(gone.collection_id, actor=SYSTEM).state.value == "active"
     assert count(database, items, items.c.collection_id == kept.collection_id) == 0
     assert count(database, data_keys, data_keys.c.collection_id == kept.collection_id) == 0
     assert count(database, items, items.c.collection_id == gone.collection_id) == 6
@@ -68,12 +69,12 @@ def test_nothing_is_destroyed_before_it_is_due(
     engine: Engine, database: Database, clock: FakeClock, person: dict[str, str]
 ) -> None:
     """It leaves collections alone until their clock ends, and a dry run changes nothing."""
-    result = engine.collect(purpose="service", items=person, consent=YES)
+    result = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     assert engine.sweep().destroyed == 0
     clock.advance(days=400)
     dry = engine.sweep(dry_run=True)
     assert (dry.dry_run, dry.expired, dry.destroyed, dry.batch_id) == (True, 1, 1, None)
-    assert engine.collection(result.collection_id).state.value == "active"
+    assert engine.collection(result.collection_id, actor=SYSTEM).state.value == "active"
     assert engine.certificates() == []
     assert count(database, items) == 6
 
@@ -82,31 +83,31 @@ def test_withdrawal_and_accomplishment_make_data_due_at_once(
     engine: Engine, clock: FakeClock, person: dict[str, str]
 ) -> None:
     """It destroys withdrawn and accomplished collections at the next sweep, saying why."""
-    withdrawn = engine.collect(purpose="service", items=person, consent=YES)
+    withdrawn = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     other = dict(person, email="other.person@example.kr", contact="010-3333-4444")
-    done = engine.collect(purpose="service", items=other, consent=YES)
-    untouched = engine.collect(purpose="marketing", items=other, consent=YES)
-    engine.withdraw_consent(withdrawn.collection_id)
-    engine.mark_accomplished(done.collection_id)
+    done = engine.collect(purpose="service", items=other, consent=YES, actor=SYSTEM)
+    untouched = engine.collect(purpose="marketing", items=other, consent=YES, actor=SYSTEM)
+    engine.withdraw_consent(withdrawn.collection_id, actor=SYSTEM)
+    engine.mark_accomplished(done.collection_id, actor=SYSTEM)
     clock.advance(minutes=1)
     report = engine.sweep()
     assert report.destroyed == 2
     reasons = {c.collection_id: c.reason for c in engine.certificates()}
     assert reasons == {withdrawn.collection_id: "withdrawn", done.collection_id: "accomplished"}
-    assert engine.collection(untouched.collection_id).state.value == "active"
+    assert engine.collection(untouched.collection_id, actor=SYSTEM).state.value == "active"
     with pytest.raises(Conflict):
-        engine.mark_accomplished(done.collection_id)
+        engine.mark_accomplished(done.collection_id, actor=SYSTEM)
 
 
 def test_legal_hold_separates_then_destroys_when_the_hold_ends(
     engine: Engine, database: Database, clock: FakeClock, person: dict[str, str]
 ) -> None:
     """It moves held data to the separated store, readable only for the hold, then destroys it."""
-    result = engine.collect(purpose="complaints", items=person, consent=YES)
+    result = engine.collect(purpose="complaints", items=person, consent=YES, actor=SYSTEM)
     clock.advance(days=366)
     report = engine.sweep()
     assert (report.expired, report.separated, report.destroyed) == (1, 1, 0)
-    info = engine.collection(result.collection_id)
+    info = engine.collection(result.collection_id, actor=SYSTEM)
     assert info.state.value == "separated"
     assert count(database, items, items.c.collection_id == result.collection_id) == 0
     assert count(database, data_keys) == 0
@@ -118,7 +119,7 @@ def test_legal_hold_separates_then_destroys_when_the_hold_ends(
     assert values == person
     assert code_of(engine, AUDITOR, result.subject_id, "hold:service") == "PURPOSE_NOT_DECLARED"
     # The same person may give data again; the new collection lives beside the held one.
-    again = engine.collect(purpose="complaints", items=person, consent=YES)
+    again = engine.collect(purpose="complaints", items=person, consent=YES, actor=SYSTEM)
     assert again.created
     assert engine.use(actor=OFFICER, subject_id=result.subject_id, purpose="complaints") == person
     assert engine.use(actor=AUDITOR, subject_id=result.subject_id, purpose="hold:complaints")
@@ -126,8 +127,8 @@ def test_legal_hold_separates_then_destroys_when_the_hold_ends(
     report = engine.sweep()
     # The held copy's hold has ended; the newer collection has expired and separates.
     assert (report.destroyed, report.separated) == (1, 1)
-    assert engine.collection(result.collection_id).state.value == "destroyed"
-    assert engine.collection(again.collection_id).state.value == "separated"
+    assert engine.collection(result.collection_id, actor=SYSTEM).state.value == "destroyed"
+    assert engine.collection(again.collection_id, actor=SYSTEM).state.value == "separated"
     gone = separated_keys.c.collection_id == result.collection_id
     assert count(database, separated_keys, gone) == 0
     certificate = next(c for c in engine.certificates() if c.collection_id == result.collection_id)
@@ -136,7 +137,7 @@ def test_legal_hold_separates_then_destroys_when_the_hold_ends(
 
 def test_hold_purpose_refuses_live_data(engine: Engine, person: dict[str, str]) -> None:
     """It refuses the hold's purpose on data that is still live, and tokens may be given it."""
-    result = engine.collect(purpose="complaints", items=person, consent=YES)
+    result = engine.collect(purpose="complaints", items=person, consent=YES, actor=SYSTEM)
     assert code_of(engine, AUDITOR, result.subject_id, "hold:complaints") == "PURPOSE_NOT_DECLARED"
     info, _ = engine.create_token(name="auditor", purposes=["hold:complaints"])
     assert info.purposes == ["hold:complaints"]
@@ -148,7 +149,7 @@ def test_overdue_collections_are_listed_alerted_and_destroyed(
     engine: Engine, database: Database, clock: FakeClock, person: dict[str, str]
 ) -> None:
     """It lists what is past due + grace, raises an alert, and marks the certificates overdue."""
-    result = engine.collect(purpose="service", items=person, consent=YES)
+    result = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     clock.advance(days=365 + 4)  # due after 365 days (2026-03-02 → 2027-03-02)
     assert engine.overdue() == []
     clock.advance(days=2)
@@ -167,8 +168,8 @@ def test_confirmation_is_recorded_on_the_certificates(
     engine: Engine, clock: FakeClock, person: dict[str, str]
 ) -> None:
     """It lists batches awaiting confirmation; confirming stamps every certificate once."""
-    engine.collect(purpose="service", items=person, consent=YES)
-    engine.collect(purpose="marketing", items=person, consent=YES)
+    engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
+    engine.collect(purpose="marketing", items=person, consent=YES, actor=SYSTEM)
     clock.advance(days=366)
     report = engine.sweep()
     assert report.batch_id is not None
@@ -198,6 +199,7 @@ def test_chunks_destroy_everything_in_one_batch(
             purpose="service",
             items=dict(person, email=f"p{index}@example.kr", contact=f"010-5555-{index:04d}"),
             consent=YES,
+            actor=SYSTEM,
         )
     clock.advance(days=366)
     engine.settings.retention.chunk_size = 3
@@ -210,11 +212,11 @@ def test_chunks_destroy_everything_in_one_batch(
 
 def test_manual_destruction_is_certified(engine: Engine, person: dict[str, str]) -> None:
     """It gives a collection destroyed by hand a certificate of its own."""
-    result = engine.collect(purpose="service", items=person, consent=YES)
-    engine.destroy(result.collection_id)
+    result = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
+    engine.destroy(result.collection_id, actor=SYSTEM)
     [certificate] = engine.certificates()
     assert (certificate.collection_id, certificate.reason) == (result.collection_id, "manual")
-    engine.destroy(result.collection_id)  # again: nothing more to certify
+    engine.destroy(result.collection_id, actor=SYSTEM)  # again: nothing more to certify
     assert len(engine.certificates()) == 1
 
 

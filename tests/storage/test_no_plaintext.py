@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from haechi import Actor, ConsentEvidence, Engine
+from haechi.engine import SYSTEM
 from tests.conftest import Database, raw_storage
 
 CANARIES = [
@@ -47,6 +48,7 @@ def fill(engine: Engine) -> None:
                 purpose=purpose,
                 items=person,
                 consent=ConsentEvidence(granted=True, method="web-form"),
+                actor=SYSTEM,
             )
             assert engine.use(actor=actor, subject_id=result.subject_id, purpose=purpose) == person
         engine.find_subject(actor=actor, kind="email", value=person["email"])

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from haechi import ConsentEvidence, Engine
+from haechi.engine import SYSTEM
 from haechi.errors import (
     AccessDenied,
     ConsentRequired,
@@ -30,10 +31,10 @@ def test_collect_creates_subject_collection_and_consent(
     engine: Engine, person: dict[str, str], clock: FakeClock
 ) -> None:
     """It stores one subject, one collection expiring after the retention, and consent."""
-    result = engine.collect(purpose="service", items=person, consent=YES)
+    result = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     assert result.created
     assert result.expires_at == clock.now.replace(year=clock.now.year + 1)
-    info = engine.collection(result.collection_id)
+    info = engine.collection(result.collection_id, actor=SYSTEM)
     assert info.state.value == "active"
     assert info.purpose == "service"
     assert info.policy_version == engine.policy.version_id
@@ -46,7 +47,7 @@ def test_marketing_expires_after_six_months(
     engine: Engine, person: dict[str, str], clock: FakeClock
 ) -> None:
     """It sets the marketing clock to six months."""
-    result = engine.collect(purpose="marketing", items=person, consent=YES)
+    result = engine.collect(purpose="marketing", items=person, consent=YES, actor=SYSTEM)
     assert result.expires_at == clock.now.replace(month=clock.now.month + 6)
 
 
@@ -54,9 +55,12 @@ def test_two_purposes_are_one_subject_with_two_collections(
     engine: Engine, person: dict[str, str]
 ) -> None:
     """It matches the same person by email through the blind index."""
-    first = engine.collect(purpose="service", items=person, consent=YES)
+    first = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     second = engine.collect(
-        purpose="marketing", items={**person, "email": "MINJI.KIM@EXAMPLE.KR"}, consent=YES
+        purpose="marketing",
+        items={**person, "email": "MINJI.KIM@EXAMPLE.KR"},
+        consent=YES,
+        actor=SYSTEM,
     )
     assert first.subject_id == second.subject_id
     assert first.collection_id != second.collection_id
@@ -68,18 +72,19 @@ def test_phone_in_another_notation_matches_the_same_subject(
     engine: Engine, person: dict[str, str]
 ) -> None:
     """It matches +82 and domestic forms of one phone number."""
-    first = engine.collect(purpose="service", items=person, consent=YES)
+    first = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     other_email = {**person, "email": "another@example.kr", "contact": "+82 10 2345 6789"}
-    second = engine.collect(purpose="complaints", items=other_email, consent=YES)
+    second = engine.collect(purpose="complaints", items=other_email, consent=YES, actor=SYSTEM)
     assert first.subject_id == second.subject_id
 
 
 def test_different_people_are_different_subjects(engine: Engine, person: dict[str, str]) -> None:
     """It creates a new subject when neither email nor phone is known."""
-    first = engine.collect(purpose="service", items=person, consent=YES)
+    first = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     other = {**person, "email": "someone@example.kr", "contact": "02-555-0199"}
     assert (
-        engine.collect(purpose="service", items=other, consent=YES).subject_id != first.subject_id
+        engine.collect(purpose="service", items=other, consent=YES, actor=SYSTEM).subject_id
+        != first.subject_id
     )
 
 
@@ -87,9 +92,11 @@ def test_collecting_again_replaces_values_and_restarts_the_clock(
     engine: Engine, person: dict[str, str], clock: FakeClock
 ) -> None:
     """It keeps one collection per subject and purpose, with the new values."""
-    first = engine.collect(purpose="service", items=person, consent=YES)
+    first = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     clock.advance(days=100)
-    second = engine.collect(purpose="service", items={**person, "title": "과장"}, consent=YES)
+    second = engine.collect(
+        purpose="service", items={**person, "title": "과장"}, consent=YES, actor=SYSTEM
+    )
     assert second.collection_id == first.collection_id
     assert not second.created
     assert second.expires_at > first.expires_at
@@ -109,14 +116,16 @@ def engine_actor(*purposes: str):  # type: ignore[no-untyped-def]
 def test_refuses_an_undeclared_purpose(engine: Engine, person: dict[str, str]) -> None:
     """It refuses a purpose the policy does not declare."""
     with pytest.raises(PurposeNotDeclared) as caught:
-        engine.collect(purpose="lottery", items=person, consent=YES)
+        engine.collect(purpose="lottery", items=person, consent=YES, actor=SYSTEM)
     assert caught.value.field == "purpose"
 
 
 def test_refuses_an_undeclared_item(engine: Engine, person: dict[str, str]) -> None:
     """It refuses an item the purpose does not declare, naming it."""
     with pytest.raises(ItemNotDeclared) as caught:
-        engine.collect(purpose="service", items={**person, "birthday": "1990-01-01"}, consent=YES)
+        engine.collect(
+            purpose="service", items={**person, "birthday": "1990-01-01"}, consent=YES, actor=SYSTEM
+        )
     assert caught.value.field == "items.birthday"
 
 
@@ -124,7 +133,7 @@ def test_refuses_a_missing_required_item(engine: Engine, person: dict[str, str])
     """It refuses a collection missing a required item, naming it."""
     del person["email"]
     with pytest.raises(MissingItem) as caught:
-        engine.collect(purpose="service", items=person, consent=YES)
+        engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     assert caught.value.field == "items.email"
 
 
@@ -147,7 +156,7 @@ def test_refuses_invalid_values_naming_the_field(
     """It refuses a malformed value and names the field, never the value."""
     person[item] = value
     with pytest.raises(InvalidInput) as caught:
-        engine.collect(purpose="service", items=person, consent=YES)
+        engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     assert caught.value.field == f"items.{item}"
     if isinstance(value, str) and value:
         assert value not in str(caught.value)
@@ -156,7 +165,7 @@ def test_refuses_invalid_values_naming_the_field(
 def test_refuses_without_consent(engine: Engine, person: dict[str, str]) -> None:
     """It refuses a consent-based purpose when consent was not granted."""
     with pytest.raises(ConsentRequired) as caught:
-        engine.collect(purpose="marketing", items=person, consent=NO)
+        engine.collect(purpose="marketing", items=person, consent=NO, actor=SYSTEM)
     assert caught.value.code == "NO_CONSENT"
     assert count(engine, subjects) == 0
 
@@ -167,7 +176,7 @@ def test_refuses_a_resident_number_typed_into_free_text(
     """It refuses a unique identifier in a text item the policy does not declare."""
     person["department"] = "영업팀 900101-1234568"
     with pytest.raises(InvalidInput) as caught:
-        engine.collect(purpose="service", items=person, consent=YES)
+        engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     assert caught.value.code == "UNIQUE_IDENTIFIER_IN_TEXT"
     assert "900101" not in str(caught.value)
 
@@ -176,7 +185,7 @@ def test_refused_collections_store_nothing(engine: Engine, person: dict[str, str
     """It leaves no subject, item or event behind after a refusal."""
     person["contact"] = "nope"
     with pytest.raises(InvalidInput):
-        engine.collect(purpose="service", items=person, consent=YES)
+        engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     assert count(engine, subjects) == count(engine, items) == count(engine, audit_events) == 0
 
 

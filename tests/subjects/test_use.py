@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from haechi import AccessDenied, Actor, ConsentEvidence, Engine, NotFound
+from haechi.engine import SYSTEM
 from tests.conftest import FakeClock
 
 YES = ConsentEvidence(granted=True, method="web-form")
@@ -16,7 +17,7 @@ EVERYTHING = Actor(
 
 @pytest.fixture
 def subject(engine: Engine, person: dict[str, str]) -> tuple[str, str]:
-    result = engine.collect(purpose="service", items=person, consent=YES)
+    result = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     return result.subject_id, result.collection_id
 
 
@@ -58,7 +59,9 @@ def test_allowed_read_returns_values_and_is_logged(
 
 def test_no_grant(engine: Engine, subject: tuple[str, str]) -> None:
     """It refuses a purpose the actor holds no grant for."""
-    engine.collect(purpose="marketing", items=dict(engine_person(engine, subject)), consent=YES)
+    engine.collect(
+        purpose="marketing", items=dict(engine_person(engine, subject)), consent=YES, actor=SYSTEM
+    )
     assert refusal(engine, subject[0], purpose="marketing") == "NO_GRANT"
 
 
@@ -73,7 +76,7 @@ def test_no_consent_for_another_purpose(engine: Engine, subject: tuple[str, str]
 
 def test_no_consent_after_withdrawal(engine: Engine, subject: tuple[str, str]) -> None:
     """It refuses use from the moment consent is withdrawn."""
-    engine.withdraw_consent(subject[1])
+    engine.withdraw_consent(subject[1], actor=SYSTEM)
     assert refusal(engine, subject[0]) == "NO_CONSENT"
 
 
@@ -99,23 +102,23 @@ def test_expired_before_any_sweep(
 
 def test_held(engine: Engine, subject: tuple[str, str]) -> None:
     """It refuses while a hold (a pending correction) is in place, and resumes after."""
-    hold = engine.place_hold(subject[1], reason="correction-request")
+    hold = engine.place_hold(subject[1], reason="correction-request", actor=SYSTEM)
     assert refusal(engine, subject[0]) == "HELD"
-    engine.release_hold(subject[1], hold)
+    engine.release_hold(subject[1], hold, actor=SYSTEM)
     assert engine.use(actor=SERVICE, subject_id=subject[0], purpose="service")
 
 
 def test_suspended(engine: Engine, subject: tuple[str, str]) -> None:
     """It refuses while processing is suspended at the subject's request."""
-    engine.suspend(subject[1])
+    engine.suspend(subject[1], actor=SYSTEM)
     assert refusal(engine, subject[0]) == "SUSPENDED"
-    engine.resume(subject[1])
+    engine.resume(subject[1], actor=SYSTEM)
     assert engine.use(actor=SERVICE, subject_id=subject[0], purpose="service")
 
 
 def test_destroyed(engine: Engine, subject: tuple[str, str]) -> None:
     """It refuses once the collection is destroyed."""
-    shredded = engine.destroy(subject[1])
+    shredded = engine.destroy(subject[1], actor=SYSTEM)
     assert shredded.item_names == sorted(
         ["name", "contact", "email", "company", "department", "title"]
     )
@@ -126,8 +129,8 @@ def test_a_new_collection_after_destruction_is_used(
     engine: Engine, subject: tuple[str, str], person: dict[str, str]
 ) -> None:
     """It reads the live collection, not the destroyed one, after a fresh consent."""
-    engine.destroy(subject[1])
-    again = engine.collect(purpose="service", items=person, consent=YES)
+    engine.destroy(subject[1], actor=SYSTEM)
+    again = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
     assert again.collection_id != subject[1]
     assert engine.use(actor=SERVICE, subject_id=subject[0], purpose="service")["name"]
 
@@ -184,8 +187,10 @@ def test_a_hold_is_released_only_through_its_own_collection(
     engine: Engine, subject: tuple[str, str], person: dict[str, str]
 ) -> None:
     """It refuses to release a hold named through another purpose's collection."""
-    marketing = engine.collect(purpose="marketing", items=person, consent=YES).collection_id
-    hold = engine.place_hold(marketing, reason="correction-request")
+    marketing = engine.collect(
+        purpose="marketing", items=person, consent=YES, actor=SYSTEM
+    ).collection_id
+    hold = engine.place_hold(marketing, reason="correction-request", actor=SYSTEM)
     with pytest.raises(NotFound):
         engine.release_hold(subject[1], hold, actor=SERVICE)
     assert refusal(engine, subject[0], actor=EVERYTHING, purpose="marketing") == "HELD"

@@ -99,7 +99,7 @@ def staff_list(
 ) -> None:
     """List accounts with their role, grants and state (never secrets)."""
     with opened(data, database) as engine:
-        accounts = engine.staff()
+        accounts = engine.staff(actor=operator(None))
     if as_json:
         rows = [
             {
@@ -230,7 +230,7 @@ def staff_history(
 ) -> None:
     """The append-only history of grants, role changes and revocations (kept ≥ 3 years)."""
     with opened(data, database) as engine:
-        changes = engine.grant_history(username=username)
+        changes = engine.grant_history(username=username, actor=operator(None))
     if as_json:
         rows = [
             {

@@ -12,7 +12,7 @@ from haechi.access.sessions import SESSION_PREFIX, LoginResult
 from haechi.access.staff import GrantChange, NewCredentials, Role, StaffInfo, require_role
 from haechi.access.tokens import TokenInfo, authenticate, create_token, list_tokens, revoke_token
 from haechi.audit.events import AuditEvent, list_events, record_event
-from haechi.engine.base import SYSTEM, EngineBase
+from haechi.engine.base import EngineBase
 from haechi.errors import (
     InvalidInput,
     PermissionDenied,
@@ -132,7 +132,7 @@ class AccessMixin(EngineBase):
         role: Role | str,
         purposes: list[str] | None = None,
         reason: str = "new account",
-        actor: Actor = SYSTEM,
+        actor: Actor,
     ) -> NewCredentials:
         """Create an account; its one-time password and TOTP enrolment URI are shown once."""
         checked = _role(role)
@@ -156,7 +156,7 @@ class AccessMixin(EngineBase):
         return credentials
 
     def grant_staff(
-        self, username: str, *, purposes: list[str], reason: str, actor: Actor = SYSTEM
+        self, username: str, *, purposes: list[str], reason: str, actor: Actor
     ) -> list[str]:
         """Grant a handler purposes; return those newly granted."""
         granted: list[str] = self._staff_change(
@@ -176,7 +176,7 @@ class AccessMixin(EngineBase):
         return granted
 
     def revoke_staff(
-        self, username: str, *, purposes: list[str], reason: str, actor: Actor = SYSTEM
+        self, username: str, *, purposes: list[str], reason: str, actor: Actor
     ) -> None:
         """Revoke grants; the account's very next call is refused them."""
         self._staff_change(
@@ -188,7 +188,7 @@ class AccessMixin(EngineBase):
             ),
         )
 
-    def disable_staff(self, username: str, *, reason: str, actor: Actor = SYSTEM) -> None:
+    def disable_staff(self, username: str, *, reason: str, actor: Actor) -> None:
         """Close an account (a leaver): grants revoked, sessions ended, logins refused."""
         self._staff_change(
             "staff_revoke",
@@ -200,7 +200,7 @@ class AccessMixin(EngineBase):
         )
 
     def change_staff_role(
-        self, username: str, *, role: Role | str, reason: str, actor: Actor = SYSTEM
+        self, username: str, *, role: Role | str, reason: str, actor: Actor
     ) -> None:
         """Change an account's role (a handler's grants go with its old role)."""
         checked = _role(role)
@@ -213,9 +213,7 @@ class AccessMixin(EngineBase):
             ),
         )
 
-    def unlock_staff(
-        self, username: str, *, reason: str = "unlocked", actor: Actor = SYSTEM
-    ) -> None:
+    def unlock_staff(self, username: str, *, reason: str = "unlocked", actor: Actor) -> None:
         """Lift the lockout that failed logins put on an account."""
         self._staff_change(
             "staff_unlock",
@@ -232,7 +230,7 @@ class AccessMixin(EngineBase):
         *,
         new_totp: bool = False,
         reason: str = "password reset",
-        actor: Actor = SYSTEM,
+        actor: Actor,
     ) -> NewCredentials:
         """A new one-time password (and TOTP secret if asked); the account's sessions end."""
         credentials: NewCredentials = self._staff_change(
@@ -252,14 +250,14 @@ class AccessMixin(EngineBase):
         )
         return credentials
 
-    def staff(self, *, actor: Actor = SYSTEM) -> list[StaffInfo]:
+    def staff(self, *, actor: Actor) -> list[StaffInfo]:
         """Every staff account with its role and grants (never secrets)."""
         require_role(actor, Role.PRIVACY_OFFICER, Role.ADMIN, Role.AUDITOR)
         with self.transaction() as connection:
             return accounts.list_staff(connection)
 
     def grant_history(
-        self, *, username: str | None = None, limit: int = 1000, actor: Actor = SYSTEM
+        self, *, username: str | None = None, limit: int = 1000, actor: Actor
     ) -> list[GrantChange]:
         """The append-only history of grants, role changes and revocations."""
         require_role(actor, Role.PRIVACY_OFFICER, Role.ADMIN, Role.AUDITOR)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from haechi.access.decision import Actor, Reason
 from haechi.audit.events import record_event
-from haechi.engine.base import _UNIQUE_IDENTIFIERS, SYSTEM, EngineBase, declared_finding_types
+from haechi.engine.base import _UNIQUE_IDENTIFIERS, EngineBase, declared_finding_types
 from haechi.errors import AccessDenied, InvalidInput
 from haechi.policy.schema import ItemKind
 from haechi.retention import records
@@ -35,7 +35,7 @@ class SubjectsMixin(EngineBase):
         consent: ConsentEvidence,
         channel: str = "api",
         source: str | None = None,
-        actor: Actor = SYSTEM,
+        actor: Actor,
     ) -> CollectResult:
         """Collect ``items`` for ``purpose`` with ``consent``, or refuse with a reason."""
         if not actor.may_serve(purpose):
@@ -180,7 +180,7 @@ class SubjectsMixin(EngineBase):
             )
             return subject_id
 
-    def collection(self, collection_id: str, *, actor: Actor = SYSTEM) -> CollectionInfo:
+    def collection(self, collection_id: str, *, actor: Actor) -> CollectionInfo:
         """A collection's metadata, for an actor granted its purpose."""
         with self.transaction() as connection:
             info = subjects.get_collection(connection, collection_id)
@@ -198,7 +198,7 @@ class SubjectsMixin(EngineBase):
 
     # -- states: holds, suspension, withdrawal, destruction ----------------------
 
-    def place_hold(self, collection_id: str, *, reason: str, actor: Actor = SYSTEM) -> str:
+    def place_hold(self, collection_id: str, *, reason: str, actor: Actor) -> str:
         """Stop use of a collection until released (e.g. a correction is pending)."""
         now = self.clock()
         hold_id: str = self._change(
@@ -211,7 +211,7 @@ class SubjectsMixin(EngineBase):
         )
         return hold_id
 
-    def release_hold(self, collection_id: str, hold_id: str, *, actor: Actor = SYSTEM) -> None:
+    def release_hold(self, collection_id: str, hold_id: str, *, actor: Actor) -> None:
         """Release a hold placed by :meth:`place_hold`."""
         now = self.clock()
         self._change(
@@ -223,7 +223,7 @@ class SubjectsMixin(EngineBase):
             ),
         )
 
-    def suspend(self, collection_id: str, *, actor: Actor = SYSTEM) -> None:
+    def suspend(self, collection_id: str, *, actor: Actor) -> None:
         """Suspend processing at the subject's request."""
         now = self.clock()
         self._change(
@@ -235,7 +235,7 @@ class SubjectsMixin(EngineBase):
             ),
         )
 
-    def resume(self, collection_id: str, *, actor: Actor = SYSTEM) -> None:
+    def resume(self, collection_id: str, *, actor: Actor) -> None:
         """Lift a suspension."""
         now = self.clock()
         self._change(
@@ -253,7 +253,7 @@ class SubjectsMixin(EngineBase):
         *,
         method: str = "api",
         source_ip: str | None = None,
-        actor: Actor = SYSTEM,
+        actor: Actor,
     ) -> None:
         """Record the subject's withdrawal of consent; use stops at once."""
         now = self.clock()
@@ -271,7 +271,7 @@ class SubjectsMixin(EngineBase):
             ),
         )
 
-    def destroy(self, collection_id: str, *, actor: Actor = SYSTEM) -> ShredResult:
+    def destroy(self, collection_id: str, *, actor: Actor) -> ShredResult:
         """Crypto-shred one collection now, with a certificate of its own."""
         now = self.clock()
 
@@ -292,7 +292,7 @@ class SubjectsMixin(EngineBase):
         result: ShredResult = self._change("destroy", actor, collection_id, shred)
         return result
 
-    def mark_accomplished(self, collection_id: str, *, actor: Actor = SYSTEM) -> None:
+    def mark_accomplished(self, collection_id: str, *, actor: Actor) -> None:
         """Record that a collection's purpose is accomplished; the sweep destroys it."""
         now = self.clock()
         self._change(
