@@ -97,13 +97,18 @@ class PaperRecord:
 
 def mark_accomplished(connection: Connection, *, collection_id: str, now: datetime) -> None:
     """Record that a collection's purpose is accomplished: destruction falls due now."""
-    state = connection.execute(
-        select(collections.c.state).where(collections.c.id == collection_id)
-    ).scalar_one_or_none()
-    if state is None:
+    row = connection.execute(
+        select(collections.c.state, collections.c.accomplished_at)
+        .where(collections.c.id == collection_id)
+        .with_for_update()
+    ).first()
+    if row is None:
         raise NotFound("no such collection", field="collection_id")
-    if state in (CollectionState.DESTROYED.value, CollectionState.SEPARATED.value):
-        raise Conflict(f"the collection is {state}", code="COLLECTION_NOT_ACTIVE")
+    if row.state in (CollectionState.DESTROYED.value, CollectionState.SEPARATED.value):
+        raise Conflict(f"the collection is {row.state}", code="COLLECTION_NOT_ACTIVE")
+    if row.accomplished_at is not None:
+        # Its first date stands: a second call must not move the record later.
+        raise Conflict("the purpose is already accomplished", code="ALREADY_ACCOMPLISHED")
     connection.execute(
         update(collections)
         .where(collections.c.id == collection_id)
@@ -277,6 +282,7 @@ def certify_manual(
     purpose: str,
     item_names: list[str],
     destroyed_by: str,
+    reason: str = "manual",
     now: datetime,
 ) -> str:
     """Certify a destruction done outside a sweep, in a batch of its own; return its id."""
@@ -296,7 +302,7 @@ def certify_manual(
             purpose=purpose,
             items=json.dumps(sorted(item_names)),
             method="crypto-shred",
-            reason="manual",
+            reason=reason,
             due_at=now,
             destroyed_at=now,
             overdue=False,
