@@ -32,6 +32,7 @@ __all__ = [
     "certificates",
     "certify_manual",
     "confirm_batch",
+    "get_batch",
     "list_batches",
     "list_paper",
     "mark_accomplished",
@@ -139,6 +140,16 @@ def list_batches(connection: Connection, *, awaiting_only: bool = False) -> list
     return [_batch(row) for row in connection.execute(query)]
 
 
+def get_batch(connection: Connection, *, batch_id: str) -> BatchInfo:
+    """One destruction batch; NotFound if there is none."""
+    row = connection.execute(
+        select(destruction_batches).where(destruction_batches.c.id == batch_id)
+    ).first()
+    if row is None:
+        raise NotFound("no such destruction batch", field="batch_id")
+    return _batch(row)
+
+
 def confirm_batch(
     connection: Connection, *, batch_id: str, confirmed_by: str, now: datetime
 ) -> BatchInfo:
@@ -169,12 +180,12 @@ def confirm_batch(
 
 
 def certificates(
-    connection: Connection, *, batch_id: str | None = None, limit: int = 1000
+    connection: Connection, *, batch_id: str | None = None, limit: int | None = 1000
 ) -> list[Certificate]:
-    """Certificates, newest first, optionally of one batch."""
+    """Certificates, newest first (in id order within a time), optionally of one batch."""
     query = (
         select(destruction_certificates)
-        .order_by(destruction_certificates.c.destroyed_at.desc())
+        .order_by(destruction_certificates.c.destroyed_at.desc(), destruction_certificates.c.id)
         .limit(limit)
     )
     if batch_id is not None:
@@ -233,6 +244,9 @@ def record_paper(
             raise InvalidInput(f"{name} must be 1-{limit} characters", field=name)
     if witness.strip() == destroyed_by.strip():
         raise InvalidInput("the witness must be another person", field="witness")
+    if destroyed_at > now:
+        # A record of what was done, not of what will be.
+        raise InvalidInput("at must not be in the future", field="at")
     record = PaperRecord(
         id=str(uuid.uuid4()),
         description=description.strip(),
