@@ -160,3 +160,59 @@ def test_destroying_a_collection_deletes_a_stale_separated_copy(
     with database.engine.connect() as connection:
         left = connection.execute(select(func.count()).select_from(separated_keys)).scalar_one()
     assert left == 0
+
+
+# The child sweeps and kills itself at one step: no rollback, no cleanup.
+DYING_CHILD = """
+import os, signal, sys
+from datetime import datetime
+from haechi.policy import demo_policy_text, parse_policy
+from haechi.retention import Sweeper
+from haechi.storage.database import create_db_engine
+
+def die_at(step, ids):
+    if step == sys.argv[3]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+database = create_db_engine(sys.argv[1])
+policy = parse_policy(demo_policy_text()).policy
+Sweeper(database, policy=policy, between=die_at).run(now=datetime.fromisoformat(sys.argv[2]))
+"""
+
+
+def _separated_copy(database: Database) -> tuple[int, int]:
+    with database.engine.connect() as connection:
+        return tuple(  # type: ignore[return-value]
+            int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+            for table in (separated_keys, separated_items)
+        )
+
+
+@pytest.mark.parametrize("step", ["copied", "certified"])
+def test_kill_9_inside_a_separated_step_loses_nothing_and_certifies_nothing_early(
+    engine: Engine, database: Database, keys: LocalKeyProvider, clock: FakeClock, step: str
+) -> None:
+    """It leaves the data whole (main or separated) and no certificate; a rerun finishes."""
+    [collection_id] = seed(database.engine, keys, count=1, due=clock.now, purpose="complaints")
+    if step == "certified":
+        assert engine.sweep().separated == 1
+        clock.advance(days=4 * 366)  # the three-year hold has ended
+    child = subprocess.run(
+        [sys.executable, "-c", DYING_CHILD, database.url, clock.now.isoformat(), step],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL
+    assert engine.certificates() == []
+    state = engine.collection(collection_id, actor=SYSTEM).state.value
+    if step == "copied":
+        assert state == "active"
+        assert check_all_or_nothing(database.engine) == (1, 0)
+        assert engine.sweep().separated == 1
+    else:
+        assert state == "separated"
+        assert _separated_copy(database) == (1, 6)
+        assert engine.sweep().destroyed == 1
+        assert _separated_copy(database) == (0, 0)
+        assert [c.collection_id for c in engine.certificates()] == [collection_id]
