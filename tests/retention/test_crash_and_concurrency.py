@@ -10,17 +10,20 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from haechi import Engine
 from haechi.crypto.keys import LocalKeyProvider
 from haechi.engine import SYSTEM
 from haechi.policy import demo_policy_text, parse_policy
 from haechi.retention import Sweeper
+from haechi.retention.separation import copy_to_separated
 from haechi.storage.tables import (
     audit_events,
+    collections,
     data_keys,
     destruction_batches,
+    items,
     separated_items,
     separated_keys,
 )
@@ -115,10 +118,9 @@ def test_separation_interrupted_between_the_two_stores_is_finished(
 ) -> None:
     """It redoes a copy to the separated store that committed without the main store's part."""
     ids = seed(database.engine, keys, count=3, due=clock.now, purpose="complaints")
-    sweeper = engine.sweeper()
     with database.engine.begin() as connection:
         # What a sweep killed after its first transaction leaves behind.
-        sweeper._copy_to_separated(connection, ids)
+        copy_to_separated(connection, ids)
     report = engine.sweep()
     assert report.separated == 3
     with database.engine.connect() as connection:
@@ -130,13 +132,87 @@ def test_separation_interrupted_between_the_two_stores_is_finished(
 def test_separated_leftovers_of_destroyed_collections_are_purged(
     engine: Engine, database: Database, keys: LocalKeyProvider, clock: FakeClock
 ) -> None:
-    """It deletes separated rows of a collection already destroyed (a sweep that died)."""
+    """It deletes separated rows of a collection already destroyed (a commit torn on SQLite)."""
     [collection_id] = seed(database.engine, keys, count=1, due=clock.now, purpose="complaints")
-    sweeper = engine.sweeper()
     with database.engine.begin() as connection:
-        sweeper._copy_to_separated(connection, [collection_id])
-    engine.destroy(collection_id, actor=SYSTEM)  # destroyed in the main store; the copy lingers
+        copy_to_separated(connection, [collection_id])
+        # A WAL commit over two files that reached the main file only: destroyed
+        # there, while the separated file still holds the copy.
+        connection.execute(delete(data_keys).where(data_keys.c.collection_id == collection_id))
+        connection.execute(delete(items).where(items.c.collection_id == collection_id))
+        connection.execute(
+            update(collections).where(collections.c.id == collection_id).values(state="destroyed")
+        )
     engine.sweep()
     with database.engine.connect() as connection:
         left = connection.execute(select(func.count()).select_from(separated_keys)).scalar_one()
     assert left == 0
+
+
+def test_destroying_a_collection_deletes_a_stale_separated_copy(
+    engine: Engine, database: Database, keys: LocalKeyProvider, clock: FakeClock
+) -> None:
+    """It deletes a copy left in the separated store of live data it destroys, at once."""
+    [collection_id] = seed(database.engine, keys, count=1, due=clock.now, purpose="complaints")
+    with database.engine.begin() as connection:
+        copy_to_separated(connection, [collection_id])  # a sweep stopped after its copy
+    engine.destroy(collection_id, actor=SYSTEM)
+    with database.engine.connect() as connection:
+        left = connection.execute(select(func.count()).select_from(separated_keys)).scalar_one()
+    assert left == 0
+
+
+# The child sweeps and kills itself at one step: no rollback, no cleanup.
+DYING_CHILD = """
+import os, signal, sys
+from datetime import datetime
+from haechi.policy import demo_policy_text, parse_policy
+from haechi.retention import Sweeper
+from haechi.storage.database import create_db_engine
+
+def die_at(step, ids):
+    if step == sys.argv[3]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+database = create_db_engine(sys.argv[1])
+policy = parse_policy(demo_policy_text()).policy
+Sweeper(database, policy=policy, between=die_at).run(now=datetime.fromisoformat(sys.argv[2]))
+"""
+
+
+def _separated_copy(database: Database) -> tuple[int, int]:
+    with database.engine.connect() as connection:
+        return tuple(  # type: ignore[return-value]
+            int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+            for table in (separated_keys, separated_items)
+        )
+
+
+@pytest.mark.parametrize("step", ["copied", "certified"])
+def test_kill_9_inside_a_separated_step_loses_nothing_and_certifies_nothing_early(
+    engine: Engine, database: Database, keys: LocalKeyProvider, clock: FakeClock, step: str
+) -> None:
+    """It leaves the data whole (main or separated) and no certificate; a rerun finishes."""
+    [collection_id] = seed(database.engine, keys, count=1, due=clock.now, purpose="complaints")
+    if step == "certified":
+        assert engine.sweep().separated == 1
+        clock.advance(days=4 * 366)  # the three-year hold has ended
+    child = subprocess.run(
+        [sys.executable, "-c", DYING_CHILD, database.url, clock.now.isoformat(), step],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=60,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL
+    assert engine.certificates() == []
+    state = engine.collection(collection_id, actor=SYSTEM).state.value
+    if step == "copied":
+        assert state == "active"
+        assert check_all_or_nothing(database.engine) == (1, 0)
+        assert engine.sweep().separated == 1
+    else:
+        assert state == "separated"
+        assert _separated_copy(database) == (1, 6)
+        assert engine.sweep().destroyed == 1
+        assert _separated_copy(database) == (0, 0)
+        assert [c.collection_id for c in engine.certificates()] == [collection_id]

@@ -45,8 +45,8 @@ def test_expired_collection_is_destroyed_with_a_certificate(
     kept = engine.collect(purpose="marketing", items=person, consent=YES, actor=SYSTEM)
     clock.advance(days=200)  # marketing is kept six months, service a year
     gone = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
-    clock.advance(days=366)
-    report = engine.sweep(now=clock.now - timedelta(days=180))
+    clock.advance(days=1)
+    report = engine.sweep()
     assert (report.expired, report.destroyed, report.separated) == (1, 1, 0)
     assert engine.collection(kept.collection_id, actor=SYSTEM).state.value == "destroyed"
     assert engine.collection(gone.collection_id, actor=SYSTEM).state.value == "active"
@@ -63,6 +63,22 @@ def test_expired_collection_is_destroyed_with_a_certificate(
     destroy_events = [e for e in engine.events() if e.action == "destroy"]
     assert [e.collection_id for e in destroy_events] == [kept.collection_id]
     assert destroy_events[0].items == sorted(person)
+
+
+def test_a_sweep_at_another_time_is_a_dry_run_only(
+    engine: Engine, clock: FakeClock, person: dict[str, str]
+) -> None:
+    """It refuses a real sweep as of another time, which would destroy undue data."""
+    result = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
+    later = clock.now + timedelta(days=400)
+    with pytest.raises(InvalidInput) as caught:
+        engine.sweep(now=later)
+    assert caught.value.field == "now"
+    with pytest.raises(InvalidInput):
+        engine.sweep(now=later.replace(tzinfo=None), dry_run=True)
+    assert engine.sweep(now=later, dry_run=True).destroyed == 1
+    assert engine.collection(result.collection_id, actor=SYSTEM).state.value == "active"
+    assert engine.certificates() == []
 
 
 def test_nothing_is_destroyed_before_it_is_due(

@@ -13,7 +13,15 @@ from enum import StrEnum
 
 from haechi.policy.schema import Policy, split_hold_purpose
 
-__all__ = ["Actor", "CollectionState", "CollectionView", "Decision", "Reason", "decide"]
+__all__ = [
+    "Actor",
+    "CollectionState",
+    "CollectionView",
+    "Decision",
+    "Reason",
+    "decide",
+    "due_cause",
+]
 
 
 class Reason(StrEnum):
@@ -24,6 +32,7 @@ class Reason(StrEnum):
     PURPOSE_NOT_DECLARED = "PURPOSE_NOT_DECLARED"
     ITEM_NOT_DECLARED = "ITEM_NOT_DECLARED"
     EXPIRED = "EXPIRED"
+    ACCOMPLISHED = "ACCOMPLISHED"
     HELD = "HELD"
     SUSPENDED = "SUSPENDED"
     DESTROYED = "DESTROYED"
@@ -61,13 +70,19 @@ class Actor:
 
 @dataclass(frozen=True)
 class CollectionView:
-    """What the decision needs to know about one collection."""
+    """What the decision needs to know about one collection.
+
+    ``due_at`` is when its destruction falls due (its expiry unless accomplishment or
+    a withdrawal brought it forward; None reads as ``expires_at``).
+    """
 
     state: CollectionState
     expires_at: datetime
     consented: bool
     active_holds: int
     hold_until: datetime | None = None
+    due_at: datetime | None = None
+    accomplished_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -127,17 +142,45 @@ def decide(
         return Decision.deny(Reason.DESTROYED, "the data for this purpose was destroyed")
     if for_hold:
         return _decide_for_hold(purpose, collection, now)
-    if collection.state is CollectionState.SEPARATED or now >= collection.expires_at:
-        return Decision.deny(Reason.EXPIRED, "the retention period for this purpose has ended")
+    # An ended collection is refused for the cause that ended it, before any
+    # temporary stop: that cause is what the caller must act on.
+    ended = (
+        collection.state is CollectionState.SEPARATED
+        or now >= collection.expires_at
+        or (collection.accomplished_at is not None and now >= collection.accomplished_at)
+        or (declared.needs_consent and not collection.consented)
+    )
+    if ended:
+        cause = due_cause(collection, now)
+        return Decision.deny(cause, _ENDED[cause].format(purpose=purpose))
     if collection.state is CollectionState.SUSPENDED:
         return Decision.deny(Reason.SUSPENDED, "the subject asked to suspend processing")
     if collection.state is CollectionState.HELD or collection.active_holds > 0:
         return Decision.deny(
             Reason.HELD, "a correction or deletion request is pending for this data"
         )
-    if declared.needs_consent and not collection.consented:
-        return Decision.deny(Reason.NO_CONSENT, f"consent for purpose {purpose!r} was withdrawn")
     return Decision.allow()
+
+
+_ENDED = {
+    Reason.ACCOMPLISHED: "the purpose {purpose!r} is accomplished; the data awaits destruction",
+    Reason.NO_CONSENT: "consent for purpose {purpose!r} was withdrawn",
+    Reason.EXPIRED: "the retention period for this purpose has ended",
+}
+
+
+def due_cause(collection: CollectionView, now: datetime) -> Reason:
+    """What ended a collection: its accomplishment, a withdrawal, or its expiry.
+
+    The first of them counts, as in its destruction certificate's reason (the sweep
+    computes the same in SQL, :mod:`haechi.retention.certify`).
+    """
+    due_at = collection.due_at or collection.expires_at
+    if collection.accomplished_at is not None and collection.accomplished_at <= due_at:
+        return Reason.ACCOMPLISHED
+    if not collection.consented and (due_at < collection.expires_at or now < due_at):
+        return Reason.NO_CONSENT
+    return Reason.EXPIRED
 
 
 def _decide_for_hold(purpose: str, collection: CollectionView, now: datetime) -> Decision:

@@ -153,6 +153,8 @@ def read_collection(
         collected_at=info.collected_at,
         updated_at=info.updated_at,
         expires_at=info.expires_at,
+        due_at=info.due_at,
+        accomplished_at=info.accomplished_at,
     )
 
 

@@ -78,6 +78,13 @@ class CollectionPublic(BaseModel):
     collected_at: datetime
     updated_at: datetime
     expires_at: datetime
+    due_at: datetime = Field(
+        description="When destruction falls due: the expiry, or earlier once the purpose "
+        "is accomplished or consent withdrawn; no use from then on"
+    )
+    accomplished_at: datetime | None = Field(
+        description="When the purpose was declared accomplished, if it was"
+    )
 
 
 class CollectionDestroyed(BaseModel):

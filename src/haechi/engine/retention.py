@@ -6,6 +6,7 @@ from datetime import datetime
 
 from haechi.audit.events import record_event
 from haechi.engine.base import EngineBase
+from haechi.errors import InvalidInput
 from haechi.retention import records
 from haechi.retention.records import BatchInfo, Certificate, PaperRecord
 from haechi.retention.sweep import Progress, Sweeper, SweepReport
@@ -37,9 +38,16 @@ class RetentionMixin(EngineBase):
     ) -> SweepReport:
         """Separate and destroy what is due (see :mod:`haechi.retention.sweep`).
 
-        The sweep is a job: it commits chunk by chunk, never all at once.
+        The sweep is a job: it commits chunk by chunk, never all at once. ``now``
+        other than the engine's clock is for a dry run only: a real sweep destroys
+        what is due now and stamps its records with the true time.
         """
-        moment = now or self.clock()
+        if now is not None and now.tzinfo is None:
+            raise InvalidInput("now must carry a UTC offset", field="now")
+        real = self.clock()
+        if now is not None and now != real and not dry_run:
+            raise InvalidInput("a sweep at another time than now must be a dry run", field="now")
+        moment = now or real
         report = self.sweeper(name=name).run(now=moment, dry_run=dry_run, progress=progress)
         if report.overdue and not dry_run:
             with self.transaction() as connection:
@@ -65,8 +73,16 @@ class RetentionMixin(EngineBase):
         with self.transaction() as connection:
             return records.list_batches(connection, awaiting_only=awaiting_only)
 
-    def certificates(self, *, batch_id: str | None = None, limit: int = 1000) -> list[Certificate]:
-        """Destruction certificates, newest first."""
+    def destruction_batch(self, batch_id: str) -> tuple[BatchInfo, list[Certificate]]:
+        """One destruction batch and all its certificates: what the officer confirms."""
+        with self.transaction() as connection:
+            batch = records.get_batch(connection, batch_id=batch_id)
+            return batch, records.certificates(connection, batch_id=batch_id, limit=None)
+
+    def certificates(
+        self, *, batch_id: str | None = None, limit: int | None = 1000
+    ) -> list[Certificate]:
+        """Destruction certificates, newest first (``limit=None``: all of them)."""
         with self.transaction() as connection:
             return records.certificates(connection, batch_id=batch_id, limit=limit)
 

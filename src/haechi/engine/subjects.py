@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from haechi.access.decision import Actor, Reason
@@ -12,8 +11,8 @@ from haechi.audit.events import record_event
 from haechi.engine.base import _UNIQUE_IDENTIFIERS, EngineBase, declared_finding_types
 from haechi.errors import AccessDenied, InvalidInput
 from haechi.policy.schema import ItemKind
-from haechi.retention import records
-from haechi.retention.destruction import ShredResult, shred_collection
+from haechi.retention import destruction, records
+from haechi.retention.destruction import ShredResult
 from haechi.storage.prepared import raw_transaction
 from haechi.subjects import service as subjects
 from haechi.subjects.service import CollectionInfo, CollectResult, ConsentEvidence
@@ -272,24 +271,45 @@ class SubjectsMixin(EngineBase):
         )
 
     def destroy(self, collection_id: str, *, actor: Actor) -> ShredResult:
-        """Crypto-shred one collection now, with a certificate of its own."""
+        """Crypto-shred one collection now, with a certificate of its own.
+
+        Separated data is destroyed only once its legal hold has ended, and only for
+        the hold's purpose (``hold:<purpose>``); a refusal is logged and raised.
+        """
         now = self.clock()
-
-        def shred(connection: Connection) -> ShredResult:
-            result = shred_collection(connection, collection_id=collection_id, now=now)
-            if not result.already_destroyed:
-                records.certify_manual(
-                    connection,
-                    collection_id=collection_id,
-                    subject_id=result.subject_id,
-                    purpose=result.purpose,
-                    item_names=result.item_names,
-                    destroyed_by=actor.name,
-                    now=now,
-                )
-            return result
-
-        result: ShredResult = self._change("destroy", actor, collection_id, shred)
+        error: AccessDenied | None = None
+        with self.transaction() as connection:
+            target = destruction.lock_target(connection, collection_id)
+            refused = destruction.refusal(target, actor=actor, now=now)
+            event = {
+                "now": now,
+                "actor": actor.name,
+                "actor_kind": actor.kind,
+                "action": "destroy",
+                "subject_id": target.subject_id,
+                "collection_id": collection_id,
+                "purpose": target.purpose,
+            }
+            if refused is not None:
+                code, message = refused
+                event_id = record_event(connection, **event, outcome="denied", code=code)
+                error = AccessDenied(code, message, audit_event_id=event_id)
+            else:
+                result = destruction.shred(connection, target, now=now)
+                if not result.already_destroyed:
+                    records.certify_manual(
+                        connection,
+                        collection_id=collection_id,
+                        subject_id=result.subject_id,
+                        purpose=result.purpose,
+                        item_names=result.item_names,
+                        destroyed_by=actor.name,
+                        reason="hold_ended" if result.separated else "manual",
+                        now=now,
+                    )
+                record_event(connection, **event, items=result.item_names)
+        if error is not None:
+            raise error
         return result
 
     def mark_accomplished(self, collection_id: str, *, actor: Actor) -> None:

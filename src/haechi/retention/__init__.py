@@ -1,8 +1,8 @@
 """Retention: clocks, the sweep, the separated store, destruction and its records."""
 
-from haechi.retention.destruction import ShredResult, shred_collection
+from haechi.retention.destruction import ShredResult
 from haechi.retention.records import BatchInfo, Certificate, PaperMethod, PaperRecord
-from haechi.retention.sweep import Sweeper, SweepReport
+from haechi.retention.sweep import StepHook, Sweeper, SweepReport
 
 __all__ = [
     "BatchInfo",
@@ -10,7 +10,7 @@ __all__ = [
     "PaperMethod",
     "PaperRecord",
     "ShredResult",
+    "StepHook",
     "SweepReport",
     "Sweeper",
-    "shred_collection",
 ]

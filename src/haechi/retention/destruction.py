@@ -1,8 +1,13 @@
-"""Destroying a collection by crypto-shredding: the data key goes, then the ciphertexts.
+"""Destroying one collection by crypto-shredding: the data key goes, then the ciphertexts.
 
 Once the wrapped data key is deleted, no copy of the ciphertexts (a backup, an old
 WAL frame, a replica) can be opened again: recoverability no longer depends on when
 the database reuses or vacuums the freed pages.
+
+Data separated under a legal hold is kept by a statute, not by its purpose: before
+the hold ends nobody destroys it, and afterwards only the hold's own purpose
+(``hold:<purpose>``) or the sweep does. Its separated copies go in the same
+transaction as the main store's part and the certificate.
 """
 
 from __future__ import annotations
@@ -12,10 +17,27 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select, update
 
+from haechi.access.decision import Actor, CollectionState, Reason
 from haechi.errors import NotFound
-from haechi.storage.tables import collections, data_keys, items
+from haechi.policy.schema import hold_purpose
+from haechi.retention.separation import delete_separated
+from haechi.storage.tables import collections, data_keys, items, separated_items
 
-__all__ = ["ShredResult", "shred_collection"]
+__all__ = ["LEGAL_HOLD", "DestructionTarget", "ShredResult", "lock_target", "refusal", "shred"]
+
+LEGAL_HOLD = "LEGAL_HOLD"
+"""The code of a refused destruction of data whose legal hold has not ended."""
+
+
+@dataclass(frozen=True)
+class DestructionTarget:
+    """The collection about to be destroyed, locked for the transaction."""
+
+    id: str
+    subject_id: str
+    purpose: str
+    state: CollectionState
+    hold_until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -27,29 +49,70 @@ class ShredResult:
     purpose: str
     item_names: list[str]
     already_destroyed: bool
+    separated: bool = False
 
 
-def shred_collection(connection: Connection, *, collection_id: str, now: datetime) -> ShredResult:
-    """Shred the key and delete the items of one collection; keep ids, purpose and dates."""
+def lock_target(connection: Connection, collection_id: str) -> DestructionTarget:
+    """The collection, its row locked until the transaction ends; NotFound if none."""
     row = connection.execute(
-        select(collections.c.subject_id, collections.c.purpose, collections.c.state)
+        select(
+            collections.c.subject_id,
+            collections.c.purpose,
+            collections.c.state,
+            collections.c.hold_until,
+        )
         .where(collections.c.id == collection_id)
         .with_for_update()
     ).first()
     if row is None:
         raise NotFound("no such collection", field="collection_id")
+    return DestructionTarget(
+        collection_id, row.subject_id, row.purpose, CollectionState(row.state), row.hold_until
+    )
+
+
+def refusal(target: DestructionTarget, *, actor: Actor, now: datetime) -> tuple[str, str] | None:
+    """Why ``actor`` may not destroy ``target`` now (code, message), or None if it may.
+
+    Live data is destroyed for its own purpose; separated data only for its hold's
+    purpose, and only once the hold has ended.
+    """
+    held_for = hold_purpose(target.purpose)
+    if target.state is not CollectionState.SEPARATED:
+        if actor.may_serve(target.purpose):
+            return None
+        return Reason.NO_GRANT.value, f"no grant for purpose {target.purpose!r}"
+    if not (actor.may_serve(target.purpose) or actor.may_serve(held_for)):
+        return Reason.NO_GRANT.value, f"no grant for purpose {target.purpose!r}"
+    if target.hold_until is None or now < target.hold_until:
+        return LEGAL_HOLD, "the data is kept under a legal hold that has not ended"
+    if not actor.may_serve(held_for):
+        return Reason.NO_GRANT.value, f"separated data is destroyed for purpose {held_for!r}"
+    return None
+
+
+def shred(connection: Connection, target: DestructionTarget, *, now: datetime) -> ShredResult:
+    """Shred the keys and delete the items of ``target`` from both stores; keep ids and dates."""
+    separated = target.state is CollectionState.SEPARATED
     names = sorted(
         connection.execute(
-            select(items.c.name).where(items.c.collection_id == collection_id)
+            select(separated_items.c.name).where(separated_items.c.collection_id == target.id)
+            if separated
+            else select(items.c.name).where(items.c.collection_id == target.id)
         ).scalars()
     )
-    if row.state == "destroyed":
-        return ShredResult(collection_id, row.subject_id, row.purpose, names, True)
-    connection.execute(delete(data_keys).where(data_keys.c.collection_id == collection_id))
-    connection.execute(delete(items).where(items.c.collection_id == collection_id))
+    already = target.state is CollectionState.DESTROYED
+    result = ShredResult(target.id, target.subject_id, target.purpose, names, already, separated)
+    # A stale copy may sit in the separated store beside live data (a sweep that
+    # stopped between its two steps): it goes too.
+    delete_separated(connection, [target.id])
+    if already:
+        return result
+    connection.execute(delete(data_keys).where(data_keys.c.collection_id == target.id))
+    connection.execute(delete(items).where(items.c.collection_id == target.id))
     connection.execute(
         update(collections)
-        .where(collections.c.id == collection_id)
-        .values(state="destroyed", updated_at=now)
+        .where(collections.c.id == target.id)
+        .values(state=CollectionState.DESTROYED.value, updated_at=now)
     )
-    return ShredResult(collection_id, row.subject_id, row.purpose, names, False)
+    return result

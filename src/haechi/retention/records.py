@@ -32,6 +32,7 @@ __all__ = [
     "certificates",
     "certify_manual",
     "confirm_batch",
+    "get_batch",
     "list_batches",
     "list_paper",
     "mark_accomplished",
@@ -97,13 +98,18 @@ class PaperRecord:
 
 def mark_accomplished(connection: Connection, *, collection_id: str, now: datetime) -> None:
     """Record that a collection's purpose is accomplished: destruction falls due now."""
-    state = connection.execute(
-        select(collections.c.state).where(collections.c.id == collection_id)
-    ).scalar_one_or_none()
-    if state is None:
+    row = connection.execute(
+        select(collections.c.state, collections.c.accomplished_at)
+        .where(collections.c.id == collection_id)
+        .with_for_update()
+    ).first()
+    if row is None:
         raise NotFound("no such collection", field="collection_id")
-    if state in (CollectionState.DESTROYED.value, CollectionState.SEPARATED.value):
-        raise Conflict(f"the collection is {state}", code="COLLECTION_NOT_ACTIVE")
+    if row.state in (CollectionState.DESTROYED.value, CollectionState.SEPARATED.value):
+        raise Conflict(f"the collection is {row.state}", code="COLLECTION_NOT_ACTIVE")
+    if row.accomplished_at is not None:
+        # Its first date stands: a second call must not move the record later.
+        raise Conflict("the purpose is already accomplished", code="ALREADY_ACCOMPLISHED")
     connection.execute(
         update(collections)
         .where(collections.c.id == collection_id)
@@ -132,6 +138,16 @@ def list_batches(connection: Connection, *, awaiting_only: bool = False) -> list
     if awaiting_only:
         query = query.where(destruction_batches.c.confirmed_at.is_(None))
     return [_batch(row) for row in connection.execute(query)]
+
+
+def get_batch(connection: Connection, *, batch_id: str) -> BatchInfo:
+    """One destruction batch; NotFound if there is none."""
+    row = connection.execute(
+        select(destruction_batches).where(destruction_batches.c.id == batch_id)
+    ).first()
+    if row is None:
+        raise NotFound("no such destruction batch", field="batch_id")
+    return _batch(row)
 
 
 def confirm_batch(
@@ -164,12 +180,12 @@ def confirm_batch(
 
 
 def certificates(
-    connection: Connection, *, batch_id: str | None = None, limit: int = 1000
+    connection: Connection, *, batch_id: str | None = None, limit: int | None = 1000
 ) -> list[Certificate]:
-    """Certificates, newest first, optionally of one batch."""
+    """Certificates, newest first (in id order within a time), optionally of one batch."""
     query = (
         select(destruction_certificates)
-        .order_by(destruction_certificates.c.destroyed_at.desc())
+        .order_by(destruction_certificates.c.destroyed_at.desc(), destruction_certificates.c.id)
         .limit(limit)
     )
     if batch_id is not None:
@@ -228,6 +244,9 @@ def record_paper(
             raise InvalidInput(f"{name} must be 1-{limit} characters", field=name)
     if witness.strip() == destroyed_by.strip():
         raise InvalidInput("the witness must be another person", field="witness")
+    if destroyed_at > now:
+        # A record of what was done, not of what will be.
+        raise InvalidInput("at must not be in the future", field="at")
     record = PaperRecord(
         id=str(uuid.uuid4()),
         description=description.strip(),
@@ -277,6 +296,7 @@ def certify_manual(
     purpose: str,
     item_names: list[str],
     destroyed_by: str,
+    reason: str = "manual",
     now: datetime,
 ) -> str:
     """Certify a destruction done outside a sweep, in a batch of its own; return its id."""
@@ -296,7 +316,7 @@ def certify_manual(
             purpose=purpose,
             items=json.dumps(sorted(item_names)),
             method="crypto-shred",
-            reason="manual",
+            reason=reason,
             due_at=now,
             destroyed_at=now,
             overdue=False,

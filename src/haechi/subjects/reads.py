@@ -58,6 +58,8 @@ def _read_statement(keys: Table, sealed_items: Table) -> Select[Any]:
             sealed_items.c.name,
             sealed_items.c.sealed,
             collections.c.hold_until,
+            collections.c.due_at,
+            collections.c.accomplished_at,
         )
         .select_from(
             collections.outerjoin(keys, keys.c.collection_id == collections.c.id).outerjoin(
@@ -77,6 +79,7 @@ _READ_SEPARATED = _read_statement(separated_keys, separated_items)
 (_ID, _STATE, _EXPIRES, _CONSENTED, _COLLECTED, _HOLDS, _WRAPPED, _NAME, _SEALED, _HOLD_UNTIL) = (
     range(10)
 )
+_DUE, _ACCOMPLISHED = 10, 11
 
 _SUBJECT = select(subjects.c.id).where(subjects.c.id == bindparam("subject_id"))
 
@@ -133,6 +136,8 @@ class ItemReader:
                 consented=bool(head[_CONSENTED]),
                 active_holds=int(head[_HOLDS]),
                 hold_until=head[_HOLD_UNTIL],
+                due_at=head[_DUE],
+                accomplished_at=head[_ACCOMPLISHED],
             )
         decision = decide(
             actor=actor, policy=policy, purpose=purpose, items=names, collection=view, now=now

@@ -89,6 +89,11 @@ class CollectionInfo:
     updated_at: datetime
     expires_at: datetime
     channel: str
+    # When destruction falls due (the expiry, or earlier: accomplished or withdrawn),
+    # and when the purpose was declared accomplished. The state says where the data
+    # is; these say why and from when it is no longer used.
+    due_at: datetime
+    accomplished_at: datetime | None
 
 
 # Statements built once: collect() runs them with parameters only, so SQLAlchemy
@@ -343,6 +348,8 @@ def get_collection(connection: Connection, collection_id: str) -> CollectionInfo
         updated_at=row.updated_at,
         expires_at=row.expires_at,
         channel=row.channel,
+        due_at=row.due_at,
+        accomplished_at=row.accomplished_at,
     )
 
 
