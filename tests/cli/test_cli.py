@@ -34,7 +34,7 @@ def haechi(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 
 def test_init_creates_a_private_data_directory(tmp_path: Path) -> None:
-    """It writes settings, the demo policy, a 0600 key and the database, and prints a password."""
+    """It writes settings, the demo policy, a 0600 key and the database, and the secrets file."""
     data = tmp_path / "data"
     result = haechi("init", str(data))
     assert result.returncode == 0, result.stderr
@@ -47,7 +47,7 @@ def test_init_creates_a_private_data_directory(tmp_path: Path) -> None:
     assert (data / "master.key").stat().st_mode & 0o777 == 0o600
     assert data.stat().st_mode & 0o777 == 0o700
     assert (data / "policy.toml").read_text(encoding="utf-8") == demo_policy_text()
-    assert "one-time password" in result.stdout
+    assert "first-run-secrets.txt" in result.stdout
 
 
 def test_init_twice_is_refused(tmp_path: Path) -> None:
