@@ -68,7 +68,12 @@ def _private_files(path: Path) -> None:
     three private from the first byte on; an existing file left open to others by an
     older version is closed to them.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot open the database file {path} ({type(exc).__name__})"
+        ) from None
     try:
         _owner_only(fd)
     finally:
@@ -76,7 +81,7 @@ def _private_files(path: Path) -> None:
     for suffix in ("-wal", "-shm", "-journal"):
         try:
             fd = os.open(f"{path}{suffix}", os.O_RDONLY)
-        except FileNotFoundError:
+        except OSError:  # none yet (or not ours to open: SQLite will say so)
             continue
         try:
             _owner_only(fd)
