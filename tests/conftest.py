@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import text
 
 from haechi import Engine, Settings
+from haechi.config import AuthSettings
 from haechi.crypto.keys import LocalKeyProvider
 from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.database import create_db_engine
@@ -107,13 +109,19 @@ def keys() -> LocalKeyProvider:
     return LocalKeyProvider(secrets.token_bytes(32), key_id="test-1")
 
 
-# Argon2id at its cheapest: password hashing is not what these tests measure.
-CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
+def cheap_auth(**changes: Any) -> AuthSettings:
+    """Auth settings with Argon2id at its cheapest: hashing is not what tests measure.
+
+    The settings refuse costs below OWASP's floor, from haechi.toml and HAECHI__
+    variables alike; only code can build the section unvalidated, as tests do here.
+    """
+    cheap = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
+    return AuthSettings.model_construct(**{**cheap, **changes})
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", auth=CHEAP_ARGON2)
+    return Settings(data_dir=tmp_path / "data", auth=cheap_auth())
 
 
 @pytest.fixture

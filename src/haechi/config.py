@@ -12,7 +12,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +20,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from haechi.errors import ConfigurationError, Problem
+
 __all__ = [
+    "ARGON2_MIN_MEMORY_KIB",
+    "ARGON2_MIN_PARALLELISM",
+    "ARGON2_MIN_TIME_COST",
     "SETTINGS_FILE",
     "AuditSettings",
     "AuthSettings",
@@ -35,6 +40,10 @@ __all__ = [
 ]
 
 SETTINGS_FILE = "haechi.toml"
+#: OWASP's minimum Argon2id parameters, the floors of the ``auth`` settings
+ARGON2_MIN_TIME_COST = 2
+ARGON2_MIN_MEMORY_KIB = 19 * 1024
+ARGON2_MIN_PARALLELISM = 1
 _settings_file: ContextVar[Path | None] = ContextVar("_settings_file", default=None)
 
 
@@ -204,14 +213,25 @@ class AuthSettings(BaseModel):
     idle_timeout_minutes: int = Field(
         default=30, ge=1, le=1440, description="A staff session idle this long ends."
     )
+    # The floors are OWASP's minimum for Argon2id (Password Storage Cheat Sheet:
+    # m = 19 MiB, t = 2, p = 1); below them a stolen hash file is cheap to attack.
     argon2_time_cost: int = Field(
-        default=3, ge=1, le=20, description="Argon2id iterations for password hashes."
+        default=3,
+        ge=ARGON2_MIN_TIME_COST,
+        le=20,
+        description="Argon2id iterations for password hashes (at least 2).",
     )
     argon2_memory_cost_kib: int = Field(
-        default=65536, ge=8, description="Argon2id memory per password hash, in KiB."
+        default=65536,
+        ge=ARGON2_MIN_MEMORY_KIB,
+        le=4 * 1024 * 1024,
+        description="Argon2id memory per password hash, in KiB (at least 19456, 19 MiB).",
     )
     argon2_parallelism: int = Field(
-        default=4, ge=1, le=16, description="Argon2id lanes per password hash."
+        default=4,
+        ge=ARGON2_MIN_PARALLELISM,
+        le=16,
+        description="Argon2id lanes per password hash (at least 1).",
     )
     totp_issuer: str = Field(
         default="Haechi",
@@ -229,12 +249,6 @@ class AuthSettings(BaseModel):
             except ValueError:
                 raise ValueError(f"auth.trusted_networks: {network!r} is not a CIDR") from None
         return value
-
-    @model_validator(mode="after")
-    def _argon2_memory(self) -> AuthSettings:
-        if self.argon2_memory_cost_kib < 8 * self.argon2_parallelism:
-            raise ValueError("auth.argon2_memory_cost_kib must be at least 8 × argon2_parallelism")
-        return self
 
 
 class RetentionSettings(BaseModel):
@@ -306,13 +320,13 @@ class Settings(BaseSettings):
         overrides = _drop_none(overrides)
         if data_dir is not None:
             overrides["data_dir"] = data_dir
-        probe = cls(**overrides)
+        probe = _validated(cls, overrides, source="settings")
         file = probe.data_dir / SETTINGS_FILE
         if not file.is_file():
             return probe
         token = _settings_file.set(file)
         try:
-            return cls(**overrides)
+            return _validated(cls, overrides, source=str(file))
         finally:
             _settings_file.reset(token)
 
@@ -341,3 +355,25 @@ class Settings(BaseSettings):
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _validated(cls: type[Settings], overrides: dict[str, Any], *, source: str) -> Settings:
+    """``cls(**overrides)``, a validation failure raised as one error naming every field."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        # Pydantic's own text repeats the input value (a password, for one): only the
+        # field's location and the rule it breaks are kept.
+        problems = tuple(
+            Problem(
+                field=".".join(str(part) for part in error["loc"]),
+                code="INVALID_SETTING",
+                message=error["msg"],
+            )
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigurationError(
+            f"{source}: {first.field}: {first.message}{more}", field=first.field, problems=problems
+        ) from None

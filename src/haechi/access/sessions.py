@@ -15,7 +15,6 @@ can commit what the refusal recorded (a failure count, an audit event) and then 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy import Connection, insert, select, update
 from haechi.access.decision import Actor
 from haechi.access.passwords import Passwords
 from haechi.access.staff import Role
+from haechi.access.tokens import secret_digest as _hash
 from haechi.access.totp import TotpBox, from_trusted_network, matching_step
 from haechi.audit.events import record_event
 from haechi.config import AuthSettings
@@ -62,10 +62,6 @@ class SessionResult:
 
     actor: Actor | None
     error: PermissionDenied | None
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def staff_actor(connection: Connection, *, staff_id: str, username: str, role: str) -> Actor:

@@ -1,20 +1,10 @@
-"""Staff accounts, roles and purpose grants, with an append-only grant history.
+"""Staff accounts: one per person, with a role, a password and a TOTP secret.
 
-One account per person. Roles:
-
-- ``privacy_officer``: serves every purpose; the only role that creates accounts,
-  grants purposes, changes roles, unlocks and resets passwords.
-- ``handler``: serves exactly the purposes granted to it.
-- ``auditor``: reads logs, reports, accounts and grant history; no personal data.
-- ``admin``: runs the system (settings, keys, tokens); reads accounts and grant history
-  and may *revoke* access (a leaver's account, a grant), but never grants it and never
-  reads personal data: an admin cannot widen anyone's access, its own included.
-
-Every issue, change and revocation of access appends a row to ``staff_grant_history``
-(who, when, why), which the database refuses to update or delete: it is kept well
-beyond the three years the Standards ask (Art. 5(4)); nothing in Haechi prunes it.
-Each change is also an audit event. Services never commit: the caller owns the
-transaction, so a change, its history row and its event commit together.
+Roles are in :mod:`haechi.access.roles`; purpose grants and the append-only grant
+history in :mod:`haechi.access.grants` (both re-exported here). Every change to an
+account is an audit event, and every change of access a history row as well.
+Services never commit: the caller owns the transaction, so a change, its history row
+and its event commit together.
 """
 
 from __future__ import annotations
@@ -24,16 +14,28 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from haechi.access.decision import Actor
+from haechi.access.grants import (
+    GrantChange,
+    active_account,
+    change_grants,
+    check_purposes,
+    grant_history,
+    grant_purposes,
+    held_purposes,
+    record_change,
+    required_reason,
+    revoke_purposes,
+    staff_event,
+)
 from haechi.access.passwords import Passwords, one_time_password
+from haechi.access.roles import Role, require_role
 from haechi.access.totp import TotpBox, new_totp_secret
-from haechi.audit.events import record_event
-from haechi.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from haechi.storage.tables import staff, staff_grant_history, staff_grants, staff_sessions
+from haechi.errors import Conflict, InvalidInput
+from haechi.storage.tables import staff, staff_grants, staff_sessions
 
 __all__ = [
     "GrantChange",
@@ -57,15 +59,6 @@ __all__ = [
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
-class Role(StrEnum):
-    """What a staff member may do."""
-
-    PRIVACY_OFFICER = "privacy_officer"
-    HANDLER = "handler"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-
-
 @dataclass(frozen=True)
 class StaffInfo:
     """An account as listed: never its password hash or TOTP secret."""
@@ -84,20 +77,6 @@ class StaffInfo:
 
 
 @dataclass(frozen=True)
-class GrantChange:
-    """One row of the grant history: who changed whose access, when and why."""
-
-    id: int
-    occurred_at: datetime
-    username: str
-    change: str
-    purpose: str | None
-    role: str | None
-    changed_by: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class NewCredentials:
     """A one-time password, and an enrolment URI when a TOTP secret was made; shown once."""
 
@@ -106,118 +85,9 @@ class NewCredentials:
     totp_uri: str | None
 
 
-def require_role(actor: Actor, *roles: Role) -> None:
-    """Refuse ``actor`` unless it holds one of ``roles`` (the system holds them all)."""
-    if actor.kind == "system" or actor.role in roles:
-        return
-    names = " or ".join(role.value for role in roles)
-    raise PermissionDenied(f"this needs the role {names}", code="ROLE_REQUIRED")
-
-
 def staff_row(connection: Connection, username: str) -> tuple[object, ...] | None:
     """The ``staff`` row of ``username``, or None."""
     return connection.execute(select(staff).where(staff.c.username == username)).first()
-
-
-def _account(connection: Connection, username: str) -> tuple[str, str, datetime | None]:
-    row = connection.execute(
-        select(staff.c.id, staff.c.role, staff.c.disabled_at).where(staff.c.username == username)
-    ).first()
-    if row is None:
-        raise NotFound(f"no staff account named {username!r}", field="username")
-    return row.id, row.role, row.disabled_at
-
-
-def _active(connection: Connection, username: str) -> tuple[str, str]:
-    staff_id, role, disabled_at = _account(connection, username)
-    if disabled_at is not None:
-        raise Conflict(f"the account {username!r} is disabled", field="username")
-    return staff_id, role
-
-
-def _reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise InvalidInput("say why: a reason is required", field="reason")
-    return reason[:400]
-
-
-def _history(
-    connection: Connection,
-    *,
-    staff_id: str,
-    username: str,
-    change: str,
-    action: str,
-    by: Actor,
-    reason: str,
-    now: datetime,
-    purpose: str | None = None,
-    role: str | None = None,
-    detail: str | None = None,
-) -> None:
-    """Append a change to the grant history, and its audit event (``detail`` or the reason)."""
-    connection.execute(
-        insert(staff_grant_history).values(
-            occurred_at=now,
-            staff_id=staff_id,
-            username=username,
-            change=change,
-            purpose=purpose,
-            role=role,
-            changed_by=by.name,
-            reason=reason,
-        )
-    )
-    _event(
-        connection,
-        by=by,
-        action=action,
-        username=username,
-        detail=reason if detail is None else detail,
-        purpose=purpose,
-        now=now,
-    )
-
-
-def _event(
-    connection: Connection,
-    *,
-    by: Actor,
-    action: str,
-    username: str,
-    detail: str,
-    now: datetime,
-    purpose: str | None = None,
-) -> None:
-    record_event(
-        connection,
-        now=now,
-        actor=by.name,
-        actor_kind=by.kind,
-        action=action,
-        purpose=purpose,
-        reason=f"staff {username}: {detail}"[:500],
-    )
-
-
-def _check_purposes(purposes: Iterable[str], declared: set[str]) -> list[str]:
-    wanted = sorted(set(purposes))
-    unknown = [purpose for purpose in wanted if purpose not in declared]
-    if unknown:
-        raise InvalidInput(
-            f"purposes not declared in the policy: {', '.join(unknown)}", field="purposes"
-        )
-    return wanted
-
-
-def _held(connection: Connection, staff_id: str) -> list[str]:
-    rows = connection.execute(
-        select(staff_grants.c.purpose)
-        .where(staff_grants.c.staff_id == staff_id)
-        .order_by(staff_grants.c.purpose)
-    )
-    return [row.purpose for row in rows]
 
 
 def create_staff(
@@ -236,8 +106,8 @@ def create_staff(
     """Create an account with a one-time password and a TOTP secret, both shown once."""
     if not _USERNAME.match(username):
         raise InvalidInput("a username is 1-100 letters, digits, '.', '_' or '-'", field="username")
-    reason = _reason(reason)
-    wanted = _check_purposes(purposes, declared_purposes)
+    reason = required_reason(reason)
+    wanted = check_purposes(purposes, declared_purposes)
     if wanted and role is not Role.HANDLER:
         raise InvalidInput("only handlers hold purpose grants", field="purposes")
     if staff_row(connection, username) is not None:
@@ -257,7 +127,7 @@ def create_staff(
             totp_sealed=totp.seal(secret, staff_id=staff_id),
         )
     )
-    _history(
+    record_change(
         connection,
         staff_id=staff_id,
         username=username,
@@ -269,113 +139,23 @@ def create_staff(
         now=now,
         detail=role.value,
     )
-    _add_grants(connection, staff_id, username, wanted, by=by, reason=reason, now=now)
+    change_grants(connection, "grant", staff_id, username, wanted, by=by, reason=reason, now=now)
     return NewCredentials(username, password, totp.uri(secret, username=username))
 
 
-def _add_grants(
-    connection: Connection,
-    staff_id: str,
-    username: str,
-    purposes: list[str],
-    *,
-    by: Actor,
-    reason: str,
-    now: datetime,
+def _revoke_all(
+    connection: Connection, staff_id: str, username: str, *, by: Actor, reason: str, now: datetime
 ) -> None:
-    for purpose in purposes:
-        connection.execute(
-            insert(staff_grants).values(
-                staff_id=staff_id, purpose=purpose, granted_by=by.name, granted_at=now
-            )
-        )
-        _history(
-            connection,
-            staff_id=staff_id,
-            username=username,
-            change="grant",
-            action="staff_grant",
-            purpose=purpose,
-            by=by,
-            reason=reason,
-            now=now,
-        )
-
-
-def _drop_grants(
-    connection: Connection,
-    staff_id: str,
-    username: str,
-    purposes: list[str],
-    *,
-    by: Actor,
-    reason: str,
-    now: datetime,
-) -> None:
-    for purpose in purposes:
-        connection.execute(
-            delete(staff_grants).where(
-                staff_grants.c.staff_id == staff_id, staff_grants.c.purpose == purpose
-            )
-        )
-        _history(
-            connection,
-            staff_id=staff_id,
-            username=username,
-            change="revoke",
-            action="staff_revoke",
-            purpose=purpose,
-            by=by,
-            reason=reason,
-            now=now,
-        )
-
-
-def grant_purposes(
-    connection: Connection,
-    *,
-    username: str,
-    purposes: Iterable[str],
-    declared_purposes: set[str],
-    by: Actor,
-    reason: str,
-    now: datetime,
-) -> list[str]:
-    """Grant a handler ``purposes``; return those newly granted (held ones are skipped)."""
-    reason = _reason(reason)
-    wanted = _check_purposes(purposes, declared_purposes)
-    if not wanted:
-        raise InvalidInput("name at least one purpose to grant", field="purposes")
-    staff_id, role = _active(connection, username)
-    if role != Role.HANDLER:
-        raise Conflict(
-            f"only handlers hold purpose grants ({username!r} is {role})", field="purposes"
-        )
-    new = [purpose for purpose in wanted if purpose not in _held(connection, staff_id)]
-    _add_grants(connection, staff_id, username, new, by=by, reason=reason, now=now)
-    return new
-
-
-def revoke_purposes(
-    connection: Connection,
-    *,
-    username: str,
-    purposes: Iterable[str],
-    by: Actor,
-    reason: str,
-    now: datetime,
-) -> None:
-    """Revoke grants; the account's very next call is decided without them."""
-    reason = _reason(reason)
-    wanted = sorted(set(purposes))
-    if not wanted:
-        raise InvalidInput("name at least one purpose to revoke", field="purposes")
-    staff_id, _, _ = _account(connection, username)
-    held = _held(connection, staff_id)
-    missing = [purpose for purpose in wanted if purpose not in held]
-    if missing:
-        raise NotFound(f"{username!r} holds no grant for {', '.join(missing)}", field="purposes")
-    _drop_grants(connection, staff_id, username, wanted, by=by, reason=reason, now=now)
+    change_grants(
+        connection,
+        "revoke",
+        staff_id,
+        username,
+        held_purposes(connection, staff_id),
+        by=by,
+        reason=reason,
+        now=now,
+    )
 
 
 def _officers_left(connection: Connection, *, besides: str) -> int:
@@ -395,16 +175,15 @@ def set_role(
     connection: Connection, *, username: str, role: Role, by: Actor, reason: str, now: datetime
 ) -> None:
     """Change an account's role; a handler's grants are revoked when it stops being one."""
-    reason = _reason(reason)
-    staff_id, current = _active(connection, username)
+    reason = required_reason(reason)
+    staff_id, current = active_account(connection, username)
     if current == role:
         raise Conflict(f"{username!r} already has the role {role.value}", field="role")
     if current == Role.PRIVACY_OFFICER and not _officers_left(connection, besides=staff_id):
         raise Conflict("the last privacy officer keeps the role", field="role")
-    held = _held(connection, staff_id)
-    _drop_grants(connection, staff_id, username, held, by=by, reason=reason, now=now)
+    _revoke_all(connection, staff_id, username, by=by, reason=reason, now=now)
     connection.execute(update(staff).where(staff.c.id == staff_id).values(role=role.value))
-    _history(
+    record_change(
         connection,
         staff_id=staff_id,
         username=username,
@@ -422,15 +201,14 @@ def disable_staff(
     connection: Connection, *, username: str, by: Actor, reason: str, now: datetime
 ) -> None:
     """Close an account: grants revoked, sessions ended, logins refused from now on."""
-    reason = _reason(reason)
-    staff_id, role = _active(connection, username)
+    reason = required_reason(reason)
+    staff_id, role = active_account(connection, username)
     if role == Role.PRIVACY_OFFICER and not _officers_left(connection, besides=staff_id):
         raise Conflict("the last privacy officer cannot be disabled", field="username")
-    held = _held(connection, staff_id)
-    _drop_grants(connection, staff_id, username, held, by=by, reason=reason, now=now)
+    _revoke_all(connection, staff_id, username, by=by, reason=reason, now=now)
     connection.execute(update(staff).where(staff.c.id == staff_id).values(disabled_at=now))
     end_sessions(connection, staff_id=staff_id, now=now)
-    _history(
+    record_change(
         connection,
         staff_id=staff_id,
         username=username,
@@ -456,8 +234,8 @@ def unlock_staff(
     connection: Connection, *, username: str, by: Actor, reason: str, now: datetime
 ) -> None:
     """Lift a lockout after failed logins."""
-    reason = _reason(reason)
-    staff_id, _ = _active(connection, username)
+    reason = required_reason(reason)
+    staff_id, _ = active_account(connection, username)
     locked = connection.execute(
         select(staff.c.locked_at).where(staff.c.id == staff_id)
     ).scalar_one()
@@ -466,7 +244,7 @@ def unlock_staff(
     connection.execute(
         update(staff).where(staff.c.id == staff_id).values(locked_at=None, failed_logins=0)
     )
-    _event(connection, by=by, action="staff_unlock", username=username, detail=reason, now=now)
+    staff_event(connection, by=by, action="staff_unlock", username=username, detail=reason, now=now)
 
 
 def reset_password(
@@ -481,8 +259,8 @@ def reset_password(
     now: datetime,
 ) -> NewCredentials:
     """Give an account a new one-time password (and TOTP secret); end its sessions."""
-    reason = _reason(reason)
-    staff_id, _ = _active(connection, username)
+    reason = required_reason(reason)
+    staff_id, _ = active_account(connection, username)
     password = one_time_password()
     values: dict[str, object] = {
         "password_hash": passwords.hash(password),
@@ -496,7 +274,7 @@ def reset_password(
     connection.execute(update(staff).where(staff.c.id == staff_id).values(**values))
     end_sessions(connection, staff_id=staff_id, now=now)
     detail = f"{reason} (new TOTP secret)" if new_totp else reason
-    _event(
+    staff_event(
         connection,
         by=by,
         action="staff_password_reset",
@@ -529,28 +307,4 @@ def list_staff(connection: Connection) -> list[StaffInfo]:
             disabled_at=row.disabled_at,
         )
         for row in connection.execute(select(staff).order_by(staff.c.username))
-    ]
-
-
-def grant_history(
-    connection: Connection, *, username: str | None = None, limit: int = 1000
-) -> list[GrantChange]:
-    """The newest ``limit`` rows of the grant history, oldest first, optionally for one account."""
-    query = select(staff_grant_history).order_by(staff_grant_history.c.id.desc()).limit(limit)
-    if username is not None:
-        query = query.where(staff_grant_history.c.username == username)
-    rows = list(connection.execute(query))
-    rows.reverse()
-    return [
-        GrantChange(
-            id=row.id,
-            occurred_at=row.occurred_at,
-            username=row.username,
-            change=row.change,
-            purpose=row.purpose,
-            role=row.role,
-            changed_by=row.changed_by,
-            reason=row.reason,
-        )
-        for row in rows
     ]

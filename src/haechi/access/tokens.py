@@ -27,6 +27,7 @@ __all__ = [
     "create_token",
     "list_tokens",
     "revoke_token",
+    "secret_digest",
 ]
 
 TOKEN_PREFIX = "hct_"  # noqa: S105 - a prefix, not a secret
@@ -45,7 +46,11 @@ class TokenInfo:
     revoked_at: datetime | None
 
 
-def _hash(secret: str) -> str:
+def secret_digest(secret: str) -> str:
+    """The stored form of a bearer secret (API token or staff session): its SHA-256, hex.
+
+    The secrets are 256 random bits, so a fast hash loses nothing to a slow one.
+    """
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
@@ -84,7 +89,7 @@ def create_token(
         insert(api_tokens).values(
             id=info.id,
             name=name,
-            token_hash=_hash(secret),
+            token_hash=secret_digest(secret),
             purposes=json.dumps(info.purposes),
             created_by=created_by,
             created_at=now,
@@ -97,7 +102,7 @@ def authenticate(connection: Connection, secret: str) -> Actor:
     """The actor a bearer secret stands for; refuse unknown or revoked tokens."""
     row = connection.execute(
         select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.purposes).where(
-            api_tokens.c.token_hash == _hash(secret), api_tokens.c.revoked_at.is_(None)
+            api_tokens.c.token_hash == secret_digest(secret), api_tokens.c.revoked_at.is_(None)
         )
     ).first()
     if row is None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from haechi.crypto.keys import read_key_file, write_key_file
 from haechi.errors import ConfigurationError
 
 __all__ = ["HeadSigner", "HeadVerifier", "TreeHead", "create_signing_key_file"]
@@ -115,17 +114,7 @@ class HeadSigner(HeadVerifier):
     @classmethod
     def from_file(cls, path: Path) -> HeadSigner:
         """Load the signing key file, refusing one that others can read."""
-        try:
-            mode = path.stat().st_mode
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ConfigurationError(
-                f"signing key file {path} not found; run `haechi init` first"
-            ) from None
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigurationError(
-                f"signing key file {path} is readable by others; run `chmod 600 {path}`"
-            )
+        data = read_key_file(path, what="signing key")
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except ValueError:
@@ -147,6 +136,4 @@ def create_signing_key_file(path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    write_key_file(path, pem)

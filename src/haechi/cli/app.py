@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import tomli_w
 import typer
@@ -38,7 +40,7 @@ from haechi.policy import check_policy_text, demo_policy_text
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import upgrade
 
-__all__ = ["app", "main"]
+__all__ = ["FIRST_RUN_SECRETS", "app", "main"]
 
 app = typer.Typer(
     name="haechi",
@@ -61,12 +63,18 @@ app.add_typer(destruction_app, name="destruction")
 out = Console()
 err = Console(stderr=True)
 
+#: the file ``haechi init`` (or a first ``haechi serve``) leaves the officer's credentials in
+FIRST_RUN_SECRETS = "first-run-secrets.txt"
 
-def initialise(settings: Settings, *, database: str | None) -> NewCredentials:
-    """Create a data directory; return the first privacy officer's one-time credentials."""
+
+def initialise(settings: Settings, *, database: str | None) -> Path:
+    """Create a data directory; return the 0600 file with the first officer's credentials."""
     data_dir = settings.data_dir
     if (data_dir / SETTINGS_FILE).exists():
         raise ConfigurationError(f"{data_dir} is already initialised")
+    secrets_path = data_dir / FIRST_RUN_SECRETS
+    if secrets_path.exists():
+        raise ConfigurationError(f"{secrets_path} is left from an earlier run; remove it first")
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     file_settings: dict[str, Any] = {"database": {"url": database}} if database else {}
@@ -80,7 +88,8 @@ def initialise(settings: Settings, *, database: str | None) -> NewCredentials:
     signing_path = data_dir / "signing.key"
     if not signing_path.exists():
         create_signing_key_file(signing_path)
-    with (data_dir / SETTINGS_FILE).open("wb") as handle:
+    # The settings may name a database URL with its password: owner-only, like the keys.
+    with _private_file(data_dir / SETTINGS_FILE) as handle:
         handle.write(b"# Haechi settings; HAECHI__SECTION__FIELD variables override them.\n")
         tomli_w.dump(file_settings, handle)
     settings = Settings.load(data_dir)
@@ -88,7 +97,7 @@ def initialise(settings: Settings, *, database: str | None) -> NewCredentials:
     upgrade(database_engine)
     engine = Engine.open(settings)
     try:
-        return engine.add_staff(
+        credentials = engine.add_staff(
             username="officer",
             role=Role.PRIVACY_OFFICER,
             reason="first privacy officer (haechi init)",
@@ -97,20 +106,43 @@ def initialise(settings: Settings, *, database: str | None) -> NewCredentials:
     finally:
         engine.close()
         database_engine.dispose()
+    _write_first_run_secrets(secrets_path, credentials)
+    return secrets_path
 
 
-def _print_password(credentials: NewCredentials) -> None:
+@contextmanager
+def _private_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file only its owner can read (mode 0600 from creation); never overwrites."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        yield handle
+
+
+def _write_first_run_secrets(path: Path, credentials: NewCredentials) -> None:
+    """Put the first officer's one-time password and TOTP enrolment in a 0600 file.
+
+    Not on the terminal: ``haechi serve`` usually runs under systemd or docker, whose
+    journals keep what it prints for anyone who may read the logs.
+    """
+    lines = [
+        "# Haechi: the first privacy officer's credentials, written once.",
+        "# Log in, change the password, enrol the TOTP secret, then delete this file.",
+        f"username: {credentials.username}",
+        f"one-time password: {credentials.password}",
+    ]
+    if credentials.totp_uri:
+        lines.append(f"totp enrolment: {credentials.totp_uri}")
+    with _private_file(path) as handle:
+        handle.write(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def _print_first_run(secrets_path: Path) -> None:
     out.print(
-        "Privacy officer account [bold]officer[/bold], one-time password "
-        f"[bold]{credentials.password}[/bold] (shown once; change it at first login).",
+        f"The privacy officer account [bold]officer[/bold] was created; its one-time "
+        f"password and TOTP enrolment are in [bold]{secrets_path}[/bold] (mode 0600). "
+        "Read that file, change the password at first login, then delete it.",
         soft_wrap=True,
     )
-    if credentials.totp_uri:
-        out.print(
-            f"TOTP enrolment (needed outside trusted networks): {credentials.totp_uri}",
-            soft_wrap=True,
-            markup=False,
-        )
 
 
 @app.command()
@@ -120,12 +152,12 @@ def init(
 ) -> None:
     """Create a data directory: settings, demo policy, master key, database, first officer."""
     settings = load_settings(data_dir, database)
-    credentials = initialise(settings, database=database)
+    secrets_path = initialise(settings, database=database)
     out.print(
         f"Initialised [bold]{data_dir}[/bold] "
         f"(policy.toml, master.key, signing.key, {SETTINGS_FILE})."
     )
-    _print_password(credentials)
+    _print_first_run(secrets_path)
 
 
 @app.command()
@@ -154,9 +186,9 @@ def serve(
 
     settings = load_settings(data, database)
     if not (settings.data_dir / SETTINGS_FILE).is_file():
-        credentials = initialise(settings, database=database)
+        secrets_path = initialise(settings, database=database)
         out.print(f"Initialised [bold]{settings.data_dir}[/bold] with the demo policy.")
-        _print_password(credentials)
+        _print_first_run(secrets_path)
         settings = load_settings(data, database)
     engine = Engine.open(settings)
     bind_host = host or settings.server.host

@@ -5,6 +5,10 @@ associated data) by the master key and stored beside the collection; shredding t
 wrapped key makes every copy of the collection's ciphertexts, backups included,
 unreadable. The local provider keeps the master key in a 0600 file; the interface
 leaves room for Vault Transit or a cloud KMS, which wrap and unwrap remotely.
+
+:func:`read_key_file` and :func:`write_key_file` are the one way Haechi reads and
+writes a secret key file (the master key here, the tree-head signing key in
+:mod:`haechi.audit.signing`), with the same 0600 rule for both.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ __all__ = [
     "UnwrapError",
     "create_master_key_file",
     "new_data_key",
+    "read_key_file",
+    "write_key_file",
 ]
 
 DATA_KEY_BYTES = 32
@@ -80,16 +86,9 @@ class LocalKeyProvider(KeyProvider):
     def from_file(cls, path: Path) -> LocalKeyProvider:
         """Load the master key file, refusing one that others can read."""
         try:
-            mode = path.stat().st_mode
-            text = path.read_text(encoding="ascii")
-        except FileNotFoundError:
-            raise ConfigurationError(
-                f"master key file {path} not found; run `haechi init` first"
-            ) from None
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigurationError(
-                f"master key file {path} is readable by others; run `chmod 600 {path}`"
-            )
+            text = read_key_file(path, what="master key").decode("ascii")
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"master key file {path} is damaged") from None
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if len(lines) != 3 or lines[0] != _MAGIC:
             raise ConfigurationError(f"master key file {path} is not a Haechi key file")
@@ -124,6 +123,45 @@ def create_master_key_file(path: Path) -> None:
     """Write a new random master key to ``path`` with mode 0600; never overwrite one."""
     key = base64.b64encode(secrets.token_bytes(DATA_KEY_BYTES)).decode("ascii")
     key_id = f"local-{secrets.token_hex(4)}"
+    write_key_file(path, f"{_MAGIC}\n{key_id}\n{key}\n".encode("ascii"))
+
+
+def write_key_file(path: Path, content: bytes) -> None:
+    """Create ``path`` with mode 0600 and write ``content``; never overwrite a file.
+
+    The mode is given to ``open`` itself (O_EXCL), so no other user can open the file
+    between its creation and a later ``chmod``.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(f"{_MAGIC}\n{key_id}\n{key}\n")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+
+
+def read_key_file(path: Path, *, what: str) -> bytes:
+    """The bytes of a key file that only its owner may read.
+
+    A missing file, a directory, or a file open to its group or to others (any of the
+    bits 0077) is refused with a :class:`ConfigurationError` that says what to do. The
+    mode is checked on the file that was opened (``fstat``), not on the path, so the
+    file cannot be swapped between the check and the read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{what} file {path} not found; run `haechi init` first") from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{what} file {path} cannot be read ({type(exc).__name__})"
+        ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigurationError(f"{what} file {path} is not a regular file")
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigurationError(
+                f"{what} file {path} is readable by others; run `chmod 600 {path}`"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)

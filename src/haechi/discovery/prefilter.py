@@ -18,6 +18,7 @@ Two engines:
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Literal, Protocol
@@ -68,7 +69,12 @@ class RePrefilter:
 
 
 class HyperscanPrefilter:
-    """Hyperscan engine: all triggers in one database, one pass per chunk."""
+    """Hyperscan engine: all triggers in one database, one pass per chunk.
+
+    The compiled database is read-only and shared; a scratch space is not: Hyperscan
+    refuses a scan whose scratch another scan is using (``ScratchInUseError``). Each
+    thread therefore gets its own scratch, cloned from a prototype on first use.
+    """
 
     name = "hyperscan"
 
@@ -77,7 +83,15 @@ class HyperscanPrefilter:
 
         self._count = len(recognizers)
         self._database = _compile(tuple((r.trigger, r.trigger_caseless) for r in recognizers))
-        self._scratch: Any = hyperscan.Scratch(self._database)
+        self._prototype: Any = hyperscan.Scratch(self._database)
+        self._local = threading.local()
+
+    def _scratch(self) -> Any:
+        """The calling thread's scratch space, cloned from the prototype on first use."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._prototype.clone()
+        return scratch
 
     def select(self, buf: bytes) -> list[Spans]:
         """Scan once and group the hit lines per recognizer."""
@@ -108,7 +122,7 @@ class HyperscanPrefilter:
             else:
                 found.append((start, end))
 
-        self._database.scan(buf, match_event_handler=on_match, scratch=self._scratch)
+        self._database.scan(buf, match_event_handler=on_match, scratch=self._scratch())
         return spans
 
 

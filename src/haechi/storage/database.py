@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,8 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            for path in (Path(database), Path(database).with_name(SEPARATED_FILE)):
+                _private_files(path)
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         engine = create_engine(url, **kwargs)
         separated = (
@@ -52,6 +57,44 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         raise ConfigurationError("Haechi runs on SQLite or PostgreSQL")
     kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     return create_engine(url, **kwargs)
+
+
+def _private_files(path: Path) -> None:
+    """Keep the SQLite file ``path`` (created empty if missing) and its WAL owner-only.
+
+    SQLite creates a database file 0644 (less the umask), and its ``-wal`` and ``-shm``
+    files with the mode of the database file. Creating the file here, 0600 and empty
+    (an empty file is an empty database), before SQLite first opens it, keeps all
+    three private from the first byte on; an existing file left open to others by an
+    older version is closed to them.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot open the database file {path} ({type(exc).__name__})"
+        ) from None
+    try:
+        _owner_only(fd)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        try:
+            fd = os.open(f"{path}{suffix}", os.O_RDONLY)
+        except OSError:  # none yet (or not ours to open: SQLite will say so)
+            continue
+        try:
+            _owner_only(fd)
+        finally:
+            os.close(fd)
+
+
+def _owner_only(fd: int) -> None:
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        # A file of another owner (shared on purpose by its owner) is left as it is.
+        with suppress(PermissionError):
+            os.fchmod(fd, mode & ~(stat.S_IRWXG | stat.S_IRWXO))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, separated: str) -> None:
