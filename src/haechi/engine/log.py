@@ -36,14 +36,16 @@ class LogMixin(EngineBase):
 
     def seal(self) -> SealResult:
         """Seal committed events under a new signed tree head (if any are waiting)."""
-        audit = self.settings.audit
         return seal(
             self.database,
             self.signer,
             now=self.clock,
-            batch=audit.seal_batch,
-            margin=timedelta(seconds=audit.seal_margin_seconds),
+            batch=self.settings.audit.seal_batch,
+            margin=self._seal_margin(),
         )
+
+    def _seal_margin(self) -> timedelta:
+        return timedelta(seconds=self.settings.audit.seal_margin_seconds)
 
     def seal_all(self) -> int:
         """Seal until nothing is waiting; return how many events were sealed."""
@@ -98,7 +100,14 @@ class LogMixin(EngineBase):
         with self.transaction() as connection:
             lock_sealer(connection)
             # Seal what is waiting first, so that the new boundary's head is current.
-            seal_on(connection, self.signer, now=self.clock, batch=self.settings.audit.seal_batch)
+            margin = self._seal_margin()
+            seal_on(
+                connection,
+                self.signer,
+                now=self.clock,
+                batch=self.settings.audit.seal_batch,
+                margin=margin,
+            )
             result = prune_log(connection, cutoff=cutoff)
             if result.events_removed:
                 record_event(
@@ -109,7 +118,7 @@ class LogMixin(EngineBase):
                     action="log_prune",
                     reason=f"removed {result.events_removed} events below leaf {result.boundary}",
                 )
-                seal_on(connection, self.signer, now=self.clock, batch=1)
+                seal_on(connection, self.signer, now=self.clock, batch=1, margin=margin)
             return result
 
     # -- monitors and the monthly review ------------------------------------------

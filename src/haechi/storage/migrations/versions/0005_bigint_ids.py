@@ -47,9 +47,7 @@ def upgrade() -> None:
             nullable=False,
             comment="First transaction id not yet assigned when the gap was found",
         ),
-        sa.Column(
-            "found_at", UtcDateTime(), nullable=False, comment="By the database's own clock"
-        ),
+        sa.Column("found_at", UtcDateTime(), nullable=False, comment="By the database's own clock"),
         sa.PrimaryKeyConstraint("low", name=op.f("pk_audit_gaps")),
     )
 
