@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, text
 from haechi import Actor, ConsentEvidence, Engine
 from haechi.audit.canonical import EVENT_FIELDS, encode_event
 from haechi.audit.events import record_event
-from haechi.audit.merkle import leaf_hash
+from haechi.audit.merkle import CompactRange, leaf_hash
 from haechi.audit.sealer import seal_on
 from haechi.audit.signing import TreeHead
 from haechi.audit.verify import verify_log
@@ -386,3 +386,59 @@ def test_backdated_events_do_not_let_the_watermark_pass_an_open_transaction(
     assert engine.seal_all() == 1
     report = engine.verify_log()
     assert report.ok, report.problems
+
+
+def forged_head(engine: Engine, clock: FakeClock, **fields: object) -> TreeHead:
+    """A head signed with the log's real key (a stolen key, or a signing oracle)."""
+    values: dict[str, object] = {
+        "size": 6,
+        "root": bytes(range(32)),
+        "signed_at": clock.now,
+        "prev_hash": bytes(32),
+        "key_id": engine.signer.key_id,
+        **fields,
+    }
+    return engine.signer.sign(TreeHead(**values))  # type: ignore[arg-type]
+
+
+def test_a_validly_signed_witness_head_in_the_pruned_prefix_must_have_a_local_twin(
+    sealed: Engine, person: dict[str, str], clock: FakeClock
+) -> None:
+    """It refuses a forged head of a pruned size, signed with the key; real ones pass."""
+    real = sealed.tree_heads()
+    clock.advance(days=800)
+    activity(sealed, person, 1)
+    sealed.seal()
+    assert sealed.prune_log().boundary > 16
+    assert sealed.verify_log(witness=real).ok
+    forged = forged_head(sealed, clock)
+    assert sealed.signer.verify(forged)
+    report = sealed.verify_log(witness=[*real, forged])
+    assert not report.ok
+    assert any("size 6 that this log lacks" in problem for problem in report.problems)
+    # A pruned size the log does have, but another head of it: the kept head decides.
+    twin = forged_head(sealed, clock, size=8, root=real[0].root)
+    report = sealed.verify_log(witness=[twin])
+    assert not report.ok
+    assert any("size 8 differs" in problem for problem in report.problems)
+
+
+def test_a_witness_head_must_match_its_local_twin_exactly(sealed: Engine, clock: FakeClock) -> None:
+    """It refuses a signed head with a true root but no identical local head."""
+    heads = sealed.tree_heads()
+    other_time = forged_head(
+        sealed, clock, size=16, root=heads[1].root, prev_hash=heads[0].digest()
+    )
+    report = sealed.verify_log(witness=[other_time])
+    assert not report.ok
+    assert any("size 16 differs" in problem for problem in report.problems)
+    with sealed.database.connect() as connection:
+        compact = CompactRange()
+        for digest in connection.execute(
+            select(audit_leaves.c.leaf_hash).order_by(audit_leaves.c.leaf_index).limit(12)
+        ).scalars():
+            compact.append(bytes(digest))
+    unsigned_size = forged_head(sealed, clock, size=12, root=compact.root())
+    report = sealed.verify_log(witness=[unsigned_size])
+    assert not report.ok
+    assert any("size 12 that this log lacks" in problem for problem in report.problems)
