@@ -20,6 +20,7 @@ from haechi.audit.sealer import seal_on
 from haechi.audit.signing import TreeHead
 from haechi.audit.verify import verify_log
 from haechi.engine import SYSTEM
+from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.tables import audit_events, audit_leaves
 from tests.conftest import Database, FakeClock
 
@@ -442,3 +443,53 @@ def test_a_witness_head_must_match_its_local_twin_exactly(sealed: Engine, clock:
     report = sealed.verify_log(witness=[unsigned_size])
     assert not report.ok
     assert any("size 12 that this log lacks" in problem for problem in report.problems)
+
+
+SPECIAL_ITEMS = {
+    "a resident registration number": 'kind = "identifier"\nformat = "rrn"',
+    "a passport number": 'kind = "identifier"\nformat = "passport"',
+    "a driver's licence number": 'kind = "identifier"\nformat = "driver_license"',
+    "a foreign registration number": 'kind = "identifier"\nformat = "foreign_rrn"',
+    "a sensitive item": 'kind = "text"\nsensitive = true',
+}
+
+
+def engine_with_item(engine: Engine, declaration: str) -> Engine:
+    """The same installation under a policy that also declares ``extra`` for service."""
+    text = demo_policy_text().replace(
+        "# Purposes:",
+        f'[items.extra]\nlabel = {{ ko = "추가", en = "Extra" }}\n{declaration}\n\n# Purposes:',
+    )
+    text = text.replace(
+        'consent = "required"\n\n[purposes.marketing]',
+        'consent = "required"\noptional_items = ["extra"]\n\n[purposes.marketing]',
+    )
+    return Engine(
+        database=engine.database,
+        policy=parse_policy(text),
+        keys=engine.keys,
+        settings=engine.settings,
+        clock=engine.clock,
+        signer=engine.signer,
+    )
+
+
+@pytest.mark.parametrize("declaration", SPECIAL_ITEMS.values(), ids=SPECIAL_ITEMS.keys())
+def test_unique_identifiers_and_sensitive_items_keep_the_log_two_years(
+    engine: Engine, person: dict[str, str], clock: FakeClock, declaration: str
+) -> None:
+    """It keeps the log two years, with few subjects, once the policy declares such an item."""
+    special = engine_with_item(engine, declaration)
+    assert str(special.log_retention()) == "P2Y"
+    activity(special, person, 2)
+    special.seal()
+    clock.advance(days=400)
+    assert special.prune_log().events_removed == 0
+    clock.advance(days=400)
+    assert special.prune_log().events_removed == 4
+
+
+def test_other_identifiers_leave_the_log_at_its_declared_retention(engine: Engine) -> None:
+    """It keeps the policy's one year for identifiers that are not unique identifiers."""
+    card = engine_with_item(engine, 'kind = "identifier"\nformat = "card"')
+    assert str(card.log_retention()) == "P1Y"
