@@ -231,8 +231,11 @@ def _stream(
 
 
 def _check_unsealed_inside(connection: Connection, watermark: int, report: VerifyReport) -> None:
-    """Events at or below the signed watermark that no leaf covers were added afterwards.
+    """Events at or below the signed watermark that no leaf covers were forged.
 
+    The watermark stays below every id a running transaction could still commit (see
+    :mod:`haechi.audit.sealer`): a late commit is sealed, wherever its id lies, and an
+    unsealed event below the watermark can only have been inserted with an explicit id.
     There is no lower bound: pruned events leave with their leaves, so nothing
     legitimate lives below the first leaf either.
     """
