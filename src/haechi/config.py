@@ -122,8 +122,9 @@ class AuditSettings(BaseModel):
         default=60,
         ge=1,
         description=(
-            "PostgreSQL: the longest a transaction may take between logging an event and "
-            "committing; the sealer looks this far back for events that committed late."
+            "PostgreSQL: how long an id the sealer skipped over stays awaited after every "
+            "transaction that could hold it has finished. Late commits are sealed whenever "
+            "they come; this only holds back the signed watermark."
         ),
     )
     large_installation_subjects: int = Field(

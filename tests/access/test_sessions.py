@@ -10,7 +10,7 @@ from haechi import Engine, PermissionDenied
 from haechi.access.decision import Actor
 from haechi.access.staff import NewCredentials
 from haechi.engine import SYSTEM
-from haechi.storage.tables import staff
+from haechi.storage.tables import audit_events, staff
 from haechi.subjects.service import ConsentEvidence
 from tests.access.staff_helpers import NEW_PASSWORD, REMOTE, TRUSTED, add_and_login
 from tests.conftest import FakeClock
@@ -239,3 +239,16 @@ def test_a_reset_ends_sessions_and_needs_a_new_password(engine: Engine) -> None:
     session = engine.login(username="kim", password=reset.password, source_ip=TRUSTED)
     assert session.must_change_password
     assert [e.action for e in engine.events(limit=2)] == ["login", "staff_password_reset"]
+
+
+def test_an_unknown_username_is_never_logged_nor_echoed(engine: Engine) -> None:
+    """It logs a login to no account as ``<unknown>``: people type passwords there."""
+    add_and_login(engine, "kim", "handler", "service")
+    with pytest.raises(PermissionDenied) as refused:
+        engine.login(username="hunter2-secret", password="whatever-it-is", source_ip=TRUSTED)
+    assert "hunter2" not in str(refused.value)
+    event = engine.events(limit=1)[0]
+    assert (event.action, event.outcome, event.actor) == ("login", "denied", "<unknown>")
+    with engine.database.connect() as connection:
+        rows = connection.execute(select(audit_events)).all()
+    assert not any("hunter2" in str(value) for row in rows for value in row)

@@ -15,11 +15,12 @@ from sqlalchemy import Connection, select, text
 from haechi import Actor, ConsentEvidence, Engine
 from haechi.audit.canonical import EVENT_FIELDS, encode_event
 from haechi.audit.events import record_event
-from haechi.audit.merkle import leaf_hash
+from haechi.audit.merkle import CompactRange, leaf_hash
 from haechi.audit.sealer import seal_on
 from haechi.audit.signing import TreeHead
 from haechi.audit.verify import verify_log
 from haechi.engine import SYSTEM
+from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.tables import audit_events, audit_leaves
 from tests.conftest import Database, FakeClock
 
@@ -386,3 +387,109 @@ def test_backdated_events_do_not_let_the_watermark_pass_an_open_transaction(
     assert engine.seal_all() == 1
     report = engine.verify_log()
     assert report.ok, report.problems
+
+
+def forged_head(engine: Engine, clock: FakeClock, **fields: object) -> TreeHead:
+    """A head signed with the log's real key (a stolen key, or a signing oracle)."""
+    values: dict[str, object] = {
+        "size": 6,
+        "root": bytes(range(32)),
+        "signed_at": clock.now,
+        "prev_hash": bytes(32),
+        "key_id": engine.signer.key_id,
+        **fields,
+    }
+    return engine.signer.sign(TreeHead(**values))  # type: ignore[arg-type]
+
+
+def test_a_validly_signed_witness_head_in_the_pruned_prefix_must_have_a_local_twin(
+    sealed: Engine, person: dict[str, str], clock: FakeClock
+) -> None:
+    """It refuses a forged head of a pruned size, signed with the key; real ones pass."""
+    real = sealed.tree_heads()
+    clock.advance(days=800)
+    activity(sealed, person, 1)
+    sealed.seal()
+    assert sealed.prune_log().boundary > 16
+    assert sealed.verify_log(witness=real).ok
+    forged = forged_head(sealed, clock)
+    assert sealed.signer.verify(forged)
+    report = sealed.verify_log(witness=[*real, forged])
+    assert not report.ok
+    assert any("size 6 that this log lacks" in problem for problem in report.problems)
+    # A pruned size the log does have, but another head of it: the kept head decides.
+    twin = forged_head(sealed, clock, size=8, root=real[0].root)
+    report = sealed.verify_log(witness=[twin])
+    assert not report.ok
+    assert any("size 8 differs" in problem for problem in report.problems)
+
+
+def test_a_witness_head_must_match_its_local_twin_exactly(sealed: Engine, clock: FakeClock) -> None:
+    """It refuses a signed head with a true root but no identical local head."""
+    heads = sealed.tree_heads()
+    other_time = forged_head(
+        sealed, clock, size=16, root=heads[1].root, prev_hash=heads[0].digest()
+    )
+    report = sealed.verify_log(witness=[other_time])
+    assert not report.ok
+    assert any("size 16 differs" in problem for problem in report.problems)
+    with sealed.database.connect() as connection:
+        compact = CompactRange()
+        for digest in connection.execute(
+            select(audit_leaves.c.leaf_hash).order_by(audit_leaves.c.leaf_index).limit(12)
+        ).scalars():
+            compact.append(bytes(digest))
+    unsigned_size = forged_head(sealed, clock, size=12, root=compact.root())
+    report = sealed.verify_log(witness=[unsigned_size])
+    assert not report.ok
+    assert any("size 12 that this log lacks" in problem for problem in report.problems)
+
+
+SPECIAL_ITEMS = {
+    "a resident registration number": 'kind = "identifier"\nformat = "rrn"',
+    "a passport number": 'kind = "identifier"\nformat = "passport"',
+    "a driver's licence number": 'kind = "identifier"\nformat = "driver_license"',
+    "a foreign registration number": 'kind = "identifier"\nformat = "foreign_rrn"',
+    "a sensitive item": 'kind = "text"\nsensitive = true',
+}
+
+
+def engine_with_item(engine: Engine, declaration: str) -> Engine:
+    """The same installation under a policy that also declares ``extra`` for service."""
+    text = demo_policy_text().replace(
+        "# Purposes:",
+        f'[items.extra]\nlabel = {{ ko = "추가", en = "Extra" }}\n{declaration}\n\n# Purposes:',
+    )
+    text = text.replace(
+        'consent = "required"\n\n[purposes.marketing]',
+        'consent = "required"\noptional_items = ["extra"]\n\n[purposes.marketing]',
+    )
+    return Engine(
+        database=engine.database,
+        policy=parse_policy(text),
+        keys=engine.keys,
+        settings=engine.settings,
+        clock=engine.clock,
+        signer=engine.signer,
+    )
+
+
+@pytest.mark.parametrize("declaration", SPECIAL_ITEMS.values(), ids=SPECIAL_ITEMS.keys())
+def test_unique_identifiers_and_sensitive_items_keep_the_log_two_years(
+    engine: Engine, person: dict[str, str], clock: FakeClock, declaration: str
+) -> None:
+    """It keeps the log two years, with few subjects, once the policy declares such an item."""
+    special = engine_with_item(engine, declaration)
+    assert str(special.log_retention()) == "P2Y"
+    activity(special, person, 2)
+    special.seal()
+    clock.advance(days=400)
+    assert special.prune_log().events_removed == 0
+    clock.advance(days=400)
+    assert special.prune_log().events_removed == 4
+
+
+def test_other_identifiers_leave_the_log_at_its_declared_retention(engine: Engine) -> None:
+    """It keeps the policy's one year for identifiers that are not unique identifiers."""
+    card = engine_with_item(engine, 'kind = "identifier"\nformat = "card"')
+    assert str(card.log_retention()) == "P1Y"

@@ -14,6 +14,7 @@ from haechi import Engine
 from haechi.audit.events import record_event
 from haechi.config import MailSettings
 from haechi.engine import SYSTEM
+from haechi.errors import InvalidInput
 from haechi.mail import SmtpNotifier, mail_alerts
 from tests.cli.test_cli import free_port
 from tests.conftest import Database, FakeClock
@@ -204,3 +205,13 @@ def test_an_event_committed_late_is_still_monitored(
     transaction.commit()
     slow.close()
     assert rules(engine.run_monitors()) == ["download"]
+
+
+@pytest.mark.parametrize("month", ["2026-03\n", "２０２６-03", "2026-3"])
+def test_a_review_month_is_exactly_yyyy_mm(engine: Engine, month: str) -> None:
+    """It refuses a month with a trailing newline, other digits or one digit."""
+    with pytest.raises(InvalidInput):
+        engine.record_review(month, reviewer="officer")
+    with pytest.raises(InvalidInput):
+        engine.review(month)
+    assert engine.events(limit=1) == []

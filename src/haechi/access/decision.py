@@ -123,16 +123,17 @@ def decide(
     if for_hold and declared is not None and declared.legal_hold is None:
         declared = None
     if declared is None:
+        # The undeclared text is the client's: never echoed (see haechi.audit.events).
         return Decision.deny(
-            Reason.PURPOSE_NOT_DECLARED, f"purpose {purpose!r} is not declared in the policy"
+            Reason.PURPOSE_NOT_DECLARED, "the purpose is not declared in the policy"
         )
     if not actor.may_serve(purpose):
         return Decision.deny(Reason.NO_GRANT, f"no grant for purpose {purpose!r}")
-    undeclared = sorted(set(items) - declared.all_items)
+    undeclared = set(items) - declared.all_items
     if undeclared:
         return Decision.deny(
             Reason.ITEM_NOT_DECLARED,
-            f"items {', '.join(undeclared)} are not declared for purpose {purpose!r}",
+            f"{len(undeclared)} of the items asked for are not declared for purpose {purpose!r}",
         )
     if collection is None:
         return Decision.deny(

@@ -34,6 +34,7 @@ from haechi.storage.tables import staff, staff_grants, staff_sessions
 
 __all__ = [
     "SESSION_PREFIX",
+    "UNKNOWN_ACCOUNT",
     "LoginResult",
     "SessionResult",
     "authenticate_session",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 SESSION_PREFIX = "hcs_"
+# The actor of a login to no account: the typed name is never logged nor echoed.
+UNKNOWN_ACCOUNT = "<unknown>"
 _BAD_CREDENTIALS = "wrong username or password"
 
 
@@ -103,7 +106,8 @@ def login(
         record_event(
             connection,
             now=now,
-            actor=username[:100],
+            # What was typed is never kept: people type passwords into the username field.
+            actor=row.username if row is not None else UNKNOWN_ACCOUNT,
             actor_kind="staff",
             action="login",
             outcome="denied",
@@ -118,9 +122,12 @@ def login(
     row = connection.execute(
         select(staff).where(staff.c.username == username).with_for_update()
     ).first()
-    if row is None or row.disabled_at is not None:
+    if row is None:
         passwords.verify(None, password)
-        return refuse("BAD_PASSWORD", _BAD_CREDENTIALS, reason="no open account of that name")
+        return refuse("BAD_PASSWORD", _BAD_CREDENTIALS, reason="no such account")
+    if row.disabled_at is not None:
+        passwords.verify(None, password)
+        return refuse("BAD_PASSWORD", _BAD_CREDENTIALS, reason="the account is disabled")
     if row.locked_at is not None:
         return refuse(
             "LOCKED", "the account is locked after failed logins; ask the privacy officer"
@@ -175,7 +182,7 @@ def login(
     record_event(
         connection,
         now=now,
-        actor=username,
+        actor=row.username,
         actor_kind="staff",
         action="login",
         source_ip=source_ip,

@@ -135,10 +135,10 @@ def create_collection(
 
 @router.get("/collections/{collection_id}", response_model=CollectionPublic | CollectionDestroyed)
 def read_collection(
-    collection_id: IdPath, engine: EngineDep, actor: ActorDep
+    collection_id: IdPath, engine: EngineDep, actor: ActorDep, ip: IpDep
 ) -> CollectionPublic | CollectionDestroyed:
     """A collection's state and dates; a destroyed one shows its state and certificate only."""
-    info = engine.collection(collection_id, actor=actor)
+    info = engine.collection(collection_id, actor=actor, source_ip=ip)
     if info.state.value == "destroyed":
         return CollectionDestroyed(
             id=info.id, state=info.state.value, certificate_id=engine.certificate_for(info.id)

@@ -2,11 +2,23 @@
 
 Events are written in the caller's transaction, so that an action and its record
 commit together or not at all.
+
+The log is append-only and kept for years, so no text a client chose goes into it.
+Purposes and items are logged by their names in the policy (:func:`declared_names`);
+a name the policy does not declare is logged as :data:`UNDECLARED` and counted
+(``<undeclared:3>``), never spelled. Not as a keyed hash either: a hash of a guessable
+text (a password typed into the username field) stays in the log for years, open to
+a dictionary attack by whoever obtains the key, and a hash cannot be shredded;
+repeated probes are told apart by actor, source address and time, which the monitors
+already count. :func:`event_values` checks the shape of every name it is given as a
+last line of defence. Free-text reasons (a download's, typed by staff) are needed for
+the review and are kept, bounded to :data:`MAX_REASON` characters.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,10 +27,28 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.engine import Dialect
 
+from haechi.errors import InvalidInput
+from haechi.policy.schema import Policy, split_hold_purpose
 from haechi.storage.prepared import PreparedStatement
 from haechi.storage.tables import audit_events
 
-__all__ = ["AuditEvent", "event_values", "list_events", "prepared_insert", "record_event"]
+__all__ = [
+    "MAX_REASON",
+    "UNDECLARED",
+    "AuditEvent",
+    "declared_names",
+    "event_values",
+    "list_events",
+    "prepared_insert",
+    "record_event",
+]
+
+UNDECLARED = "<undeclared>"
+MAX_REASON = 500  # the column's width
+_PURPOSE = re.compile(r"(hold:)?[a-z][a-z0-9_]{0,62}")
+_ITEM = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_COUNTED = re.compile(r"<undeclared:([0-9]{1,9})>")
+_PURPOSE_WIDTH = 63
 
 _INSERT = insert(audit_events)
 
@@ -42,6 +72,45 @@ class AuditEvent:
     code: str | None
 
 
+def declared_names(
+    policy: Policy, *, purpose: str | None, items: Iterable[str] = ()
+) -> dict[str, Any]:
+    """``purpose`` and ``items`` as the log keeps them: the policy's names only.
+
+    A purpose the policy does not declare becomes :data:`UNDECLARED` (``hold:`` and a
+    declared purpose is the policy's text, and is kept); item names it does not declare
+    are counted in one ``<undeclared:N>`` entry.
+    """
+    logged = purpose
+    if purpose is not None and split_hold_purpose(purpose)[0] not in policy.purposes:
+        logged = UNDECLARED
+    wanted = set(items)
+    names = sorted(wanted & set(policy.items))
+    if len(names) < len(wanted):
+        names.append(f"<undeclared:{len(wanted) - len(names)}>")
+    return {"purpose": logged, "items": names}
+
+
+def _shaped(purpose: str | None, items: Iterable[str]) -> tuple[str | None, list[str]]:
+    """Names that cannot be a policy's (too long, other characters) never reach the log."""
+    if purpose not in (None, UNDECLARED) and (
+        len(purpose) > _PURPOSE_WIDTH or not _PURPOSE.fullmatch(purpose)
+    ):
+        purpose = UNDECLARED
+    kept: list[str] = []
+    counted = 0
+    for name in items:
+        if marker := _COUNTED.fullmatch(name):
+            counted += int(marker.group(1))
+        elif _ITEM.fullmatch(name):
+            kept.append(name)
+        else:
+            counted += 1
+    if counted:
+        kept.append(f"<undeclared:{counted}>")
+    return purpose, kept
+
+
 def event_values(
     *,
     now: datetime,
@@ -57,7 +126,10 @@ def event_values(
     reason: str | None = None,
     source_ip: str | None = None,
 ) -> dict[str, Any]:
-    """The row of one event. Item names only: never values."""
+    """The row of one event. Item names only: never values, never undeclared names."""
+    if reason is not None and len(reason) > MAX_REASON:
+        raise InvalidInput(f"a reason has at most {MAX_REASON} characters", field="reason")
+    purpose, names = _shaped(purpose, items)
     return {
         "occurred_at": now,
         "actor": actor,
@@ -67,7 +139,7 @@ def event_values(
         "collection_id": collection_id,
         "action": action,
         "purpose": purpose,
-        "items": json.dumps(sorted(items)),
+        "items": json.dumps(sorted(names)),
         "reason": reason,
         "outcome": outcome,
         "code": code,

@@ -16,7 +16,7 @@ from haechi.storage.tables import audit_events, audit_reviews
 
 __all__ = ["ActorActivity", "MonthlyReview", "month_bounds", "monthly_review", "record_review"]
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class MonthlyReview:
 
 def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
     """The first instant of ``month`` (YYYY-MM) and of the next, in ``timezone``."""
-    match = _MONTH.match(month)
+    match = _MONTH.fullmatch(month)
     if match is None:
         raise InvalidInput("a month is written YYYY-MM, e.g. 2026-11", field="month")
     year, number = int(match.group(1)), int(match.group(2))
@@ -111,7 +111,7 @@ def record_review(
     connection: Connection, *, month: str, reviewer: str, notes: str, now: datetime
 ) -> None:
     """Record that ``reviewer`` inspected ``month`` (the caller logs it as an event)."""
-    if not _MONTH.match(month):
+    if not _MONTH.fullmatch(month):
         raise InvalidInput("a month is written YYYY-MM, e.g. 2026-11", field="month")
     if not reviewer.strip():
         raise InvalidInput("the reviewer must be named", field="by")

@@ -126,27 +126,13 @@ def verify_log(
             return report
         report.pruned_below = start
 
-    witness_heads = sorted(witness, key=lambda head: head.size)
-    for held in witness_heads:
-        if not verifier.verify(held):
-            report.fail(f"witness head of size {held.size} is not signed by this log's key")
-        if held.size > latest:
-            report.fail(
-                f"the witness holds a head of size {held.size}, beyond this log's {latest}: "
-                "the log was truncated or rolled back",
-                latest,
-            )
+    witness_heads = list(witness)
+    _check_witness(heads, witness_heads, verifier, report)
+    # The witness's roots are recomputed too: a rewritten range is then named.
     checkpoints: dict[int, list[bytes]] = {}
-    for head in heads:
-        if head.size > start:
+    for head in [*heads, *witness_heads]:
+        if start < head.size <= latest:
             checkpoints.setdefault(head.size, []).append(head.root)
-    for held in witness_heads:
-        if start < held.size <= latest:
-            checkpoints.setdefault(held.size, []).append(held.root)
-        elif held.size <= start:
-            local = next((h for h in heads if h.size == held.size), None)
-            if local is not None and local.root != held.root:
-                report.fail(f"the log's head of size {held.size} differs from the witness's")
     range_start = start
     expected = start
     columns = [audit_events.c[name] for name in EVENT_FIELDS]
@@ -192,6 +178,38 @@ def verify_log(
     return report
 
 
+def _check_witness(
+    heads: Sequence[TreeHead],
+    witness: Iterable[TreeHead],
+    verifier: HeadVerifier,
+    report: VerifyReport,
+) -> None:
+    """Every head a witness holds must be one of the log's own, byte for byte.
+
+    Heads are never deleted, not even by a prune, so a witness head without an
+    identical local twin (size, root, time, chain, boundary, watermark, signature)
+    means the log was rewritten, rolled back, or signed outside it with a stolen key;
+    this holds in the pruned prefix too, where no leaf is left to recompute a root.
+    The local heads themselves are checked against the leaves and the chain.
+    """
+    local = {head.size: head for head in heads}
+    latest = heads[-1].size if heads else 0
+    for held in sorted(witness, key=lambda head: head.size):
+        if not verifier.verify(held):
+            report.fail(f"witness head of size {held.size} is not signed by this log's key")
+        twin = local.get(held.size)
+        if held.size > latest:
+            report.fail(
+                f"the witness holds a head of size {held.size}, beyond this log's {latest}: "
+                "the log was truncated or rolled back",
+                latest,
+            )
+        elif twin is None:
+            report.fail(f"the witness holds a head of size {held.size} that this log lacks")
+        elif twin.digest() != held.digest():
+            report.fail(f"the log's head of size {held.size} differs from the witness's")
+
+
 def _stream(
     connection: Connection, query: Select[Any], values: dict[str, Any], chunk: int
 ) -> Iterator[tuple[Any, ...]]:
@@ -213,8 +231,11 @@ def _stream(
 
 
 def _check_unsealed_inside(connection: Connection, watermark: int, report: VerifyReport) -> None:
-    """Events at or below the signed watermark that no leaf covers were added afterwards.
+    """Events at or below the signed watermark that no leaf covers were forged.
 
+    The watermark stays below every id a running transaction could still commit (see
+    :mod:`haechi.audit.sealer`): a late commit is sealed, wherever its id lies, and an
+    unsealed event below the watermark can only have been inserted with an explicit id.
     There is no lower bound: pruned events leave with their leaves, so nothing
     legitimate lives below the first leaf either.
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 from sqlalchemy import Connection, insert, select
 from sqlalchemy import Engine as SqlEngine
@@ -13,7 +13,7 @@ from sqlalchemy import Engine as SqlEngine
 from haechi.access.decision import Actor, Reason
 from haechi.access.passwords import Passwords
 from haechi.access.totp import TotpBox
-from haechi.audit.events import record_event
+from haechi.audit.events import MAX_REASON, declared_names, record_event
 from haechi.audit.signing import HeadSigner
 from haechi.config import Settings
 from haechi.crypto.blind_index import BlindIndex
@@ -21,16 +21,20 @@ from haechi.crypto.keys import KeyProvider, LocalKeyProvider
 from haechi.errors import (
     AccessDenied,
     ConfigurationError,
+    HaechiError,
+    InvalidInput,
+    NotFound,
 )
 from haechi.policy.loader import LoadedPolicy, load_policy
 from haechi.policy.schema import IdentifierFormat, ItemKind, Policy
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import current_revision, head_revision, upgrade
 from haechi.storage.tables import policy_versions
+from haechi.storage.tables import subjects as subjects_table
 from haechi.subjects import service as subjects
 from haechi.subjects.reads import ItemReader
 
-__all__ = ["SYSTEM", "Clock", "EngineBase", "declared_finding_types", "utc_now"]
+__all__ = ["SYSTEM", "Clock", "EngineBase", "declared_finding_types", "reason_problem", "utc_now"]
 Clock = Callable[[], datetime]
 
 SYSTEM = Actor(name="system", kind="system", purposes=frozenset(), all_purposes=True)
@@ -62,6 +66,23 @@ def declared_finding_types(policy: Policy) -> frozenset[str]:
         elif item.kind is ItemKind.IDENTIFIER and item.format is not None:
             declared.add(item.format.value)
     return frozenset(declared)
+
+
+def reason_problem(reason: str | None, *, download: bool) -> InvalidInput | None:
+    """What is wrong with a use's reason, if anything.
+
+    A reason is staff's free text, needed when the log is reviewed: it is kept, so
+    it is bounded; a download (data leaving the system) must give one.
+    """
+    if reason is not None and len(reason) > MAX_REASON:
+        return InvalidInput(
+            f"a reason has at most {MAX_REASON} characters", field="reason", code="REASON_TOO_LONG"
+        )
+    if download and not (reason and reason.strip()):
+        return InvalidInput(
+            "a download must give its reason", field="reason", code="REASON_REQUIRED"
+        )
+    return None
 
 
 def utc_now() -> datetime:
@@ -142,6 +163,21 @@ class EngineBase:
                     )
                 )
 
+    def _record_denial(
+        self, connection: Connection, actor: Actor, action: str, code: str, **event: Any
+    ) -> int:
+        """Record a refused decision (see :func:`haechi.audit.events.event_values`)."""
+        return record_event(
+            connection,
+            now=self.clock(),
+            actor=actor.name,
+            actor_kind=actor.kind,
+            action=action,
+            outcome="denied",
+            code=code,
+            **event,
+        )
+
     def _refused(
         self,
         connection: Connection,
@@ -156,14 +192,11 @@ class EngineBase:
         """Record and return a NO_GRANT refusal when ``actor`` lacks ``purpose``."""
         if actor.may_serve(purpose):
             return None
-        event_id = record_event(
+        event_id = self._record_denial(
             connection,
-            now=self.clock(),
-            actor=actor.name,
-            actor_kind=actor.kind,
-            action=action,
-            outcome="denied",
-            code=Reason.NO_GRANT.value,
+            actor,
+            action,
+            Reason.NO_GRANT.value,
             subject_id=subject_id,
             collection_id=collection_id,
             purpose=purpose,
@@ -173,20 +206,90 @@ class EngineBase:
             Reason.NO_GRANT.value, f"no grant for purpose {purpose!r}", audit_event_id=event_id
         )
 
-    def _change(
-        self, action: str, actor: Actor, collection_id: str, change: Callable[[Connection], Any]
-    ) -> Any:
+    def _refuse_before_reading(
+        self,
+        problem: InvalidInput,
+        *,
+        actor: Actor,
+        action: str,
+        subject_id: str,
+        purpose: str,
+        items: list[str],
+        source_ip: str | None,
+    ) -> NoReturn:
+        """Record a use refused before any read (a denied event), then raise ``problem``."""
         with self.transaction() as connection:
-            info = subjects.get_collection(connection, collection_id)
-            refusal = self._refused(
+            known = connection.execute(
+                select(subjects_table.c.id).where(subjects_table.c.id == subject_id)
+            ).first()
+            self._record_denial(
+                connection,
+                actor,
+                action,
+                problem.code,
+                # Only a subject that exists is named: otherwise the id is the client's text.
+                subject_id=subject_id if known else None,
+                **declared_names(self.policy.policy, purpose=purpose, items=items),
+                source_ip=source_ip,
+            )
+        raise problem
+
+    def _find_collection(
+        self,
+        connection: Connection,
+        *,
+        actor: Actor,
+        action: str,
+        collection_id: str,
+        source_ip: str | None = None,
+    ) -> subjects.CollectionInfo | NotFound:
+        """The collection, or the NotFound to raise once its refusal is recorded.
+
+        Whether a collection exists says something about a person, so a miss is an
+        audit event too (without the id asked for: it is the client's text).
+        """
+        try:
+            return subjects.get_collection(connection, collection_id)
+        except NotFound as missing:
+            self._record_denial(connection, actor, action, "NOT_FOUND", source_ip=source_ip)
+            return missing
+
+    def _change(
+        self,
+        action: str,
+        actor: Actor,
+        collection_id: str,
+        change: Callable[[Connection], Any],
+        *,
+        source_ip: str | None = None,
+    ) -> Any:
+        """Run ``change`` on a collection for an actor granted its purpose, as one event.
+
+        A refusal, a missing collection included, is an event too, committed before
+        the error is raised.
+        """
+        with self.transaction() as connection:
+            info = self._find_collection(
                 connection,
                 actor=actor,
                 action=action,
-                purpose=info.purpose,
-                subject_id=info.subject_id,
                 collection_id=collection_id,
+                source_ip=source_ip,
             )
-            if refusal is None:
+            refusal: HaechiError | None = None
+            if isinstance(info, NotFound):
+                refusal = info
+            elif (
+                refusal := self._refused(
+                    connection,
+                    actor=actor,
+                    action=action,
+                    purpose=info.purpose,
+                    subject_id=info.subject_id,
+                    collection_id=collection_id,
+                    source_ip=source_ip,
+                )
+            ) is None:
                 result = change(connection)
                 record_event(
                     connection,
@@ -197,6 +300,7 @@ class EngineBase:
                     subject_id=info.subject_id,
                     collection_id=collection_id,
                     purpose=info.purpose,
+                    source_ip=source_ip,
                 )
         if refusal is not None:
             raise refusal

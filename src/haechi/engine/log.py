@@ -20,7 +20,7 @@ from haechi.audit.verify import (
     prove_inclusion,
     verify_log,
 )
-from haechi.engine.base import EngineBase
+from haechi.engine.base import _UNIQUE_IDENTIFIERS, EngineBase
 from haechi.policy.durations import Period, parse_period
 from haechi.storage.tables import alerts as alerts_table
 from haechi.storage.tables import subjects as subjects_table
@@ -36,14 +36,16 @@ class LogMixin(EngineBase):
 
     def seal(self) -> SealResult:
         """Seal committed events under a new signed tree head (if any are waiting)."""
-        audit = self.settings.audit
         return seal(
             self.database,
             self.signer,
             now=self.clock,
-            batch=audit.seal_batch,
-            margin=timedelta(seconds=audit.seal_margin_seconds),
+            batch=self.settings.audit.seal_batch,
+            margin=self._seal_margin(),
         )
+
+    def _seal_margin(self) -> timedelta:
+        return timedelta(seconds=self.settings.audit.seal_margin_seconds)
 
     def seal_all(self) -> int:
         """Seal until nothing is waiting; return how many events were sealed."""
@@ -83,13 +85,27 @@ class LogMixin(EngineBase):
             )
 
     def log_retention(self) -> Period:
-        """The access log's retention: the policy's, raised to two years for large holders."""
+        """The access log's retention: the policy's, raised to two years where the law says.
+
+        The Standards on safeguards (Art. 8) keep access records two years, not one,
+        for a controller of 50,000 subjects or more, and for one that processes unique
+        identifiers or sensitive information, whatever its size.
+        """
         declared = self.policy.policy.access_log.retention_period
-        if self.subject_count() >= self.settings.audit.large_installation_subjects:
+        if self._holds_special_items() or (
+            self.subject_count() >= self.settings.audit.large_installation_subjects
+        ):
             floor = parse_period("P2Y")
             if floor.approx_days > declared.approx_days:
                 return floor
         return declared
+
+    def _holds_special_items(self) -> bool:
+        """Whether the policy declares a unique identifier (PIPA Art. 24) or a sensitive item."""
+        return any(
+            item.sensitive or (item.format is not None and item.format.value in _UNIQUE_IDENTIFIERS)
+            for item in self.policy.policy.items.values()
+        )
 
     def prune_log(self, *, now: datetime | None = None) -> PruneResult:
         """Remove access-log events older than the retention, at a sealed boundary."""
@@ -98,7 +114,14 @@ class LogMixin(EngineBase):
         with self.transaction() as connection:
             lock_sealer(connection)
             # Seal what is waiting first, so that the new boundary's head is current.
-            seal_on(connection, self.signer, now=self.clock, batch=self.settings.audit.seal_batch)
+            margin = self._seal_margin()
+            seal_on(
+                connection,
+                self.signer,
+                now=self.clock,
+                batch=self.settings.audit.seal_batch,
+                margin=margin,
+            )
             result = prune_log(connection, cutoff=cutoff)
             if result.events_removed:
                 record_event(
@@ -109,7 +132,7 @@ class LogMixin(EngineBase):
                     action="log_prune",
                     reason=f"removed {result.events_removed} events below leaf {result.boundary}",
                 )
-                seal_on(connection, self.signer, now=self.clock, batch=1)
+                seal_on(connection, self.signer, now=self.clock, batch=1, margin=margin)
             return result
 
     # -- monitors and the monthly review ------------------------------------------

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from sqlalchemy.exc import IntegrityError
 
 from haechi.access.decision import Actor, Reason
 from haechi.audit.events import record_event
-from haechi.engine.base import _UNIQUE_IDENTIFIERS, EngineBase, declared_finding_types
+from haechi.engine.base import (
+    _UNIQUE_IDENTIFIERS,
+    EngineBase,
+    declared_finding_types,
+    reason_problem,
+)
 from haechi.errors import AccessDenied, InvalidInput
 from haechi.policy.schema import ItemKind
 from haechi.retention import destruction, records
@@ -110,8 +116,17 @@ class SubjectsMixin(EngineBase):
         A ``download`` (data leaving the system, e.g. into a file) must give its
         reason; it is logged as such and always raises an alert for review.
         """
-        if download and not (reason and reason.strip()):
-            raise InvalidInput("a download must give its reason", field="reason")
+        problem = reason_problem(reason, download=download)
+        if problem is not None:
+            self._refuse_before_reading(
+                problem,
+                actor=actor,
+                action="download" if download else "view",
+                subject_id=subject_id,
+                purpose=purpose,
+                items=items or [],
+                source_ip=source_ip,
+            )
         with raw_transaction(self.database) as cursor:
             outcome = self._reader.read(
                 cursor,
@@ -179,21 +194,23 @@ class SubjectsMixin(EngineBase):
             )
             return subject_id
 
-    def collection(self, collection_id: str, *, actor: Actor) -> CollectionInfo:
-        """A collection's metadata, for an actor granted its purpose."""
-        with self.transaction() as connection:
-            info = subjects.get_collection(connection, collection_id)
-            refusal = self._refused(
-                connection,
-                actor=actor,
-                action="view_collection",
-                purpose=info.purpose,
-                subject_id=info.subject_id,
-                collection_id=collection_id,
-            )
-        if refusal is not None:
-            raise refusal
-        return info
+    def collection(
+        self, collection_id: str, *, actor: Actor, source_ip: str | None = None
+    ) -> CollectionInfo:
+        """A collection's metadata, for an actor granted its purpose (logged, as is a refusal).
+
+        It links a subject to a purpose, a consent and dates: a read of personal data.
+        """
+        return cast(
+            CollectionInfo,
+            self._change(
+                "view_collection",
+                actor,
+                collection_id,
+                lambda connection: subjects.get_collection(connection, collection_id),
+                source_ip=source_ip,
+            ),
+        )
 
     # -- states: holds, suspension, withdrawal, destruction ----------------------
 

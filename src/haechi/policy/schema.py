@@ -122,6 +122,13 @@ class Item(_Strict):
         default=None, description="For identifier items: which identifier."
     )
     max_length: int = Field(default=200, ge=1, le=10_000)
+    sensitive: bool = Field(
+        default=False,
+        description=(
+            "Sensitive information (PIPA Art. 23: health, beliefs, union or party "
+            "membership, sex life, genetic or criminal records, biometrics, race)."
+        ),
+    )
 
 
 class LegalHold(_Strict):

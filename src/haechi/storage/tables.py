@@ -24,10 +24,12 @@ from sqlalchemy import (
 from haechi.storage.types import UtcDateTime
 
 __all__ = [
+    "EVENT_ID",
     "SEPARATED_SCHEMA",
     "alerts",
     "api_tokens",
     "audit_events",
+    "audit_gaps",
     "audit_leaves",
     "audit_prune_permits",
     "audit_reviews",
@@ -63,6 +65,11 @@ metadata = MetaData(
 )
 
 ID = 36  # uuid4 in text form
+
+# Audit event ids and everything that refers to them: 64-bit. At 10,000 events a
+# second 2^31 ids run out in under three days; 2^63 outlast any log. On SQLite a
+# primary key must be declared INTEGER to be the rowid (always 64-bit there).
+EVENT_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 # Data kept under a legal hold lives apart (PIPA Art. 21(3)): a schema of its own on
 # PostgreSQL, an attached database file (separated.db) on SQLite.
@@ -169,7 +176,7 @@ audit_events = Table(
     "audit_events",
     metadata,
     Column(
-        "id", Integer, primary_key=True, autoincrement=True, comment="Event id, in insert order"
+        "id", EVENT_ID, primary_key=True, autoincrement=True, comment="Event id, in insert order"
     ),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("actor", String(100), nullable=False),
@@ -193,6 +200,8 @@ audit_events = Table(
     # Monitors look at recent windows; events arrive in time order, so this index
     # only ever grows at its right edge.
     Index(None, "occurred_at"),
+    # SQLite: ids are never reused, not even after a prune removed every event.
+    sqlite_autoincrement=True,
 )
 
 api_tokens = Table(
@@ -268,7 +277,7 @@ audit_leaves = Table(
     "audit_leaves",
     metadata,
     Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
-    Column("event_id", Integer, nullable=False, unique=True),
+    Column("event_id", EVENT_ID, nullable=False, unique=True),
     Column("leaf_hash", LargeBinary(32), nullable=False, comment="SHA-256(0x00 ‖ entry)"),
 )
 
@@ -285,7 +294,7 @@ tree_heads = Table(
     Column("pruned_below", BigInteger, nullable=False, comment="First leaf kept; signed"),
     Column(
         "sealed_through",
-        Integer,
+        EVENT_ID,
         nullable=False,
         comment="Every event with a smaller or equal id is sealed by this head",
     ),
@@ -294,9 +303,25 @@ tree_heads = Table(
 audit_prune_permits = Table(
     "audit_prune_permits",
     metadata,
-    Column("upto_event", Integer, primary_key=True, autoincrement=False),
+    Column("upto_event", EVENT_ID, primary_key=True, autoincrement=False),
     Column("upto_leaf", BigInteger, nullable=False),
     comment="Rows live only inside a prune transaction: they let its deletions through",
+)
+
+# PostgreSQL: ids below the sealer's high mark that no committed event held when it
+# looked (a transaction still open, or rolled back). See haechi.audit.sealer.
+audit_gaps = Table(
+    "audit_gaps",
+    metadata,
+    Column("low", EVENT_ID, primary_key=True, autoincrement=False),
+    Column("high", EVENT_ID, nullable=False),
+    Column(
+        "horizon",
+        BigInteger,
+        nullable=False,
+        comment="First transaction id not yet assigned when the gap was found",
+    ),
+    Column("found_at", UtcDateTime, nullable=False, comment="By the database's own clock"),
 )
 
 alerts = Table(

@@ -18,7 +18,7 @@ from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.engine import Dialect
 
 from haechi.access.decision import Actor, CollectionState, CollectionView, decide
-from haechi.audit.events import event_values, prepared_insert
+from haechi.audit.events import declared_names, event_values, prepared_insert
 from haechi.crypto.envelope import Sealer, item_context
 from haechi.crypto.keys import KeyProvider
 from haechi.errors import AccessDenied, HaechiError, NotFound
@@ -152,8 +152,7 @@ class ItemReader:
             code=(decision.reason.value if decision.reason else None) if known else "NOT_FOUND",
             subject_id=subject_id if known else None,
             collection_id=chosen[0][_ID] if chosen else None,
-            purpose=purpose,
-            items=names,
+            **declared_names(policy, purpose=purpose, items=names),
             reason=reason,
             source_ip=source_ip,
         )
