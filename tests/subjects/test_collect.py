@@ -15,6 +15,7 @@ from haechi.errors import (
     MissingItem,
     PurposeNotDeclared,
 )
+from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.tables import audit_events, collections, consents, items, subjects
 from tests.conftest import FakeClock
 
@@ -69,13 +70,15 @@ def test_two_purposes_are_one_subject_with_two_collections(
 
 
 def test_phone_in_another_notation_matches_the_same_subject(
-    engine: Engine, person: dict[str, str]
+    phone_engine: Engine, person: dict[str, str]
 ) -> None:
-    """It matches +82 and domestic forms of one phone number."""
-    first = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
-    other_email = {**person, "email": "another@example.kr", "contact": "+82 10 2345 6789"}
-    second = engine.collect(purpose="complaints", items=other_email, consent=YES, actor=SYSTEM)
+    """It matches +82 and domestic forms of one person's phone, given without an email."""
+    call = {name: value for name, value in person.items() if name != "email"}
+    first = phone_engine.collect(purpose="complaints", items=call, consent=YES, actor=SYSTEM)
+    again = {**call, "contact": "+82 10 2345 6789", "title": "과장"}
+    second = phone_engine.collect(purpose="complaints", items=again, consent=YES, actor=SYSTEM)
     assert first.subject_id == second.subject_id
+    assert first.collection_id == second.collection_id
 
 
 def test_different_people_are_different_subjects(engine: Engine, person: dict[str, str]) -> None:
@@ -124,6 +127,27 @@ def test_refuses_an_undeclared_item(engine: Engine, person: dict[str, str]) -> N
     """It refuses an item the purpose does not declare, naming it."""
     with pytest.raises(ItemNotDeclared) as caught:
         engine.collect(
+            purpose="service", items={**person, "birthday": "1990-01-01"}, consent=YES, actor=SYSTEM
+        )
+    # Client text is never echoed: a name the policy does not declare is only counted.
+    assert caught.value.field == "items"
+    assert "birthday" not in str(caught.value)
+
+
+def test_refuses_an_item_of_another_purpose_naming_it(
+    engine: Engine, person: dict[str, str]
+) -> None:
+    """It names an item the policy declares, but not for this purpose."""
+    text = demo_policy_text().replace(
+        "[items.title]",
+        '[items.birthday]\nlabel = { ko = "생일", en = "Birthday" }\n'
+        'kind = "text"\n\n[items.title]',
+    )
+    other = Engine(
+        database=engine.database, policy=parse_policy(text), keys=engine.keys, clock=engine.clock
+    )
+    with pytest.raises(ItemNotDeclared) as caught:
+        other.collect(
             purpose="service", items={**person, "birthday": "1990-01-01"}, consent=YES, actor=SYSTEM
         )
     assert caught.value.field == "items.birthday"

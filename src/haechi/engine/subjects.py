@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from haechi.access.decision import Actor, Reason
 from haechi.audit.events import record_event
 from haechi.engine.base import _UNIQUE_IDENTIFIERS, EngineBase, declared_finding_types
-from haechi.errors import AccessDenied, InvalidInput
+from haechi.errors import AccessDenied, Conflict, InvalidInput
 from haechi.policy.schema import ItemKind
 from haechi.retention import records
 from haechi.retention.destruction import ShredResult, shred_collection
@@ -139,6 +139,9 @@ class SubjectsMixin(EngineBase):
         Only an actor serving a purpose that collects this kind of value may look it up:
         whether a person is a customer is itself personal data.
         """
+        if kind not in (ItemKind.EMAIL.value, ItemKind.PHONE.value):
+            # Checked first: an unknown kind is client text, never logged or echoed.
+            raise InvalidInput("lookups are by email or phone", field="kind")
         policy = self.policy.policy
         allowed = any(
             actor.may_serve(purpose_id)
@@ -164,21 +167,30 @@ class SubjectsMixin(EngineBase):
                 audit_event_id=event_id,
             )
         with self.transaction() as connection:
-            subject_id = subjects.find_subject(
-                connection, policy=self.policy.policy, index=self._index, kind=kind, value=value
+            found = subjects.find_subject(
+                connection, index=self._index, kind=kind, value=value, actor=actor
             )
+            # Known only for purposes this actor does not serve: answered exactly as
+            # "not found" (None), and logged as the refusal it is.
             record_event(
                 connection,
                 now=self.clock(),
                 actor=actor.name,
                 actor_kind=actor.kind,
                 action="lookup",
-                subject_id=subject_id,
+                outcome="denied" if found.refusal else "allowed",
+                subject_id=found.logged_subject,
                 items=[kind],
                 source_ip=source_ip,
-                code=None if subject_id else "NOT_FOUND",
+                code=found.refusal or (None if found.subject_id else "NOT_FOUND"),
             )
-            return subject_id
+        if found.refusal == "AMBIGUOUS_IDENTIFIER":
+            raise Conflict(
+                f"this {kind} belongs to more than one subject; look up by email",
+                field="value",
+                code=found.refusal,
+            )
+        return found.subject_id
 
     def collection(self, collection_id: str, *, actor: Actor) -> CollectionInfo:
         """A collection's metadata, for an actor granted its purpose."""

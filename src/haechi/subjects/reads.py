@@ -58,6 +58,7 @@ def _read_statement(keys: Table, sealed_items: Table) -> Select[Any]:
             sealed_items.c.name,
             sealed_items.c.sealed,
             collections.c.hold_until,
+            collections.c.key_version,
         )
         .select_from(
             collections.outerjoin(keys, keys.c.collection_id == collections.c.id).outerjoin(
@@ -74,9 +75,19 @@ def _read_statement(keys: Table, sealed_items: Table) -> Select[Any]:
 _READ = _read_statement(data_keys, items)
 # Reads for a legal hold's purpose (``hold:<purpose>``) open the separated store.
 _READ_SEPARATED = _read_statement(separated_keys, separated_items)
-(_ID, _STATE, _EXPIRES, _CONSENTED, _COLLECTED, _HOLDS, _WRAPPED, _NAME, _SEALED, _HOLD_UNTIL) = (
-    range(10)
-)
+(
+    _ID,
+    _STATE,
+    _EXPIRES,
+    _CONSENTED,
+    _COLLECTED,
+    _HOLDS,
+    _WRAPPED,
+    _NAME,
+    _SEALED,
+    _HOLD_UNTIL,
+    _KEY_VERSION,
+) = range(11)
 
 _SUBJECT = select(subjects.c.id).where(subjects.c.id == bindparam("subject_id"))
 
@@ -161,12 +172,13 @@ class ItemReader:
         if decision.reason is not None:
             error = AccessDenied(decision.reason.value, decision.message, audit_event_id=event_id)
             return ReadOutcome(event_id, error)
-        collection_id = chosen[0][_ID]
+        collection_id, version = chosen[0][_ID], chosen[0][_KEY_VERSION]
         sealer = Sealer(keys.unwrap(bytes(chosen[0][_WRAPPED]), context=collection_id.encode()))
         wanted_set = set(names)
         values = {
             row[_NAME]: sealer.open(
-                bytes(row[_SEALED]), context=item_context(collection_id, row[_NAME])
+                bytes(row[_SEALED]),
+                context=item_context(collection_id, row[_NAME], version=version),
             )
             for row in chosen
             if row[_NAME] in wanted_set
