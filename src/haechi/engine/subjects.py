@@ -11,7 +11,7 @@ from haechi.access.decision import Actor, Reason
 from haechi.audit.events import record_event
 from haechi.engine.base import _UNIQUE_IDENTIFIERS, EngineBase, declared_finding_types
 from haechi.errors import AccessDenied, Conflict, InvalidInput
-from haechi.policy.schema import ItemKind
+from haechi.policy.schema import ItemKind, hold_purpose
 from haechi.retention import records
 from haechi.retention.destruction import ShredResult, shred_collection
 from haechi.storage.prepared import raw_transaction
@@ -144,7 +144,10 @@ class SubjectsMixin(EngineBase):
             raise InvalidInput("lookups are by email or phone", field="kind")
         policy = self.policy.policy
         allowed = any(
-            actor.may_serve(purpose_id)
+            (
+                actor.may_serve(purpose_id)
+                or (purpose.legal_hold is not None and actor.may_serve(hold_purpose(purpose_id)))
+            )
             and any(policy.lookup_items.get(item) == kind for item in purpose.all_items)
             for purpose_id, purpose in policy.purposes.items()
         )
