@@ -33,39 +33,52 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select
 
 from haechi.access.decision import Actor, CollectionState
 from haechi.crypto.blind_index import BlindIndex
 from haechi.errors import Conflict, InvalidInput
-from haechi.policy.schema import ItemKind, Policy, hold_purpose
+from haechi.policy.schema import ItemKind, Policy, split_hold_purpose
 from haechi.storage.tables import collections, subject_lookups, subjects
 from haechi.subjects.models import SubjectLookup
 from haechi.subjects.values import CleanValue, identifier
 
 __all__ = ["find_subject", "lookup_digests", "match_or_create_subject"]
 
-_HOLDERS = select(subject_lookups.c.digest, subject_lookups.c.subject_id).where(
-    subject_lookups.c.digest.in_(bindparam("digests", expanding=True))
-)
-_WITH_EMAIL = select(subject_lookups.c.subject_id).where(
-    subject_lookups.c.subject_id.in_(bindparam("subject_ids", expanding=True)),
-    subject_lookups.c.kind == ItemKind.EMAIL.value,
-)
-_HOLDERS_DATA = (
-    select(subject_lookups.c.subject_id, collections.c.purpose, collections.c.state)
-    .select_from(
-        subject_lookups.join(collections, collections.c.subject_id == subject_lookups.c.subject_id)
+_EMAIL_HOLDERS = (
+    select(subject_lookups.c.subject_id)
+    .where(
+        subject_lookups.c.digest.in_(bindparam("digests", expanding=True)),
+        subject_lookups.c.kind == ItemKind.EMAIL.value,
     )
-    .where(subject_lookups.c.digest == bindparam("digest"))
+    .distinct()
+)
+# A switchboard number may be shared by thousands: two holders are enough to know.
+_PHONE_HOLDERS = (
+    select(subject_lookups.c.subject_id)
+    .where(subject_lookups.c.digest.in_(bindparam("digests", expanding=True)))
+    .distinct()
+    .limit(2)
+)
+_HAS_EMAIL = (
+    select(subject_lookups.c.digest)
+    .where(
+        subject_lookups.c.subject_id == bindparam("subject_id"),
+        subject_lookups.c.kind == ItemKind.EMAIL.value,
+    )
+    .limit(1)
+)
+_HELD_BY = select(subject_lookups.c.digest).where(
+    subject_lookups.c.subject_id == bindparam("subject_id"),
+    subject_lookups.c.digest.in_(bindparam("digests", expanding=True)),
 )
 _INSERT_SUBJECT = insert(subjects)
 _INSERT_LOOKUPS = insert(subject_lookups)
 
-_LIVE = frozenset(
+_LIVE = [
     state.value
     for state in (CollectionState.ACTIVE, CollectionState.HELD, CollectionState.SUSPENDED)
-)
+]
 
 
 def lookup_digests(
@@ -84,34 +97,33 @@ def match_or_create_subject(
     connection: Connection, *, digests: Mapping[bytes, str], now: datetime
 ) -> str:
     """The subject these identifiers belong to (rules in the module docstring)."""
-    holders: dict[bytes, set[str]] = {}
-    if digests:
-        for row in connection.execute(_HOLDERS, {"digests": list(digests)}):
-            holders.setdefault(bytes(row.digest), set()).add(row.subject_id)
     emails = [digest for digest, kind in digests.items() if kind == ItemKind.EMAIL.value]
     subject_id: str | None = None
     if emails:
-        by_email = set().union(*(holders.get(digest, set()) for digest in emails))
+        by_email = list(connection.execute(_EMAIL_HOLDERS, {"digests": emails}).scalars())
         if len(by_email) > 1:
             raise Conflict(
                 "the email addresses given belong to different subjects",
                 field="items",
                 code="IDENTIFIERS_DISAGREE",
             )
-        subject_id = next(iter(by_email), None)
-    else:
-        by_phone = set().union(*holders.values()) if holders else set()
+        subject_id = by_email[0] if by_email else None
+    elif digests:
+        by_phone = list(connection.execute(_PHONE_HOLDERS, {"digests": list(digests)}).scalars())
         if len(by_phone) == 1:
-            candidate = next(iter(by_phone))
-            with_email = connection.execute(_WITH_EMAIL, {"subject_ids": [candidate]}).first()
-            subject_id = candidate if with_email is None else None
+            has_email = connection.execute(_HAS_EMAIL, {"subject_id": by_phone[0]}).first()
+            subject_id = by_phone[0] if has_email is None else None
+    held: set[bytes] = set()
     if subject_id is None:
         subject_id = str(uuid.uuid4())
         connection.execute(_INSERT_SUBJECT, {"id": subject_id, "created_at": now})
+    elif digests:
+        rows = connection.execute(_HELD_BY, {"subject_id": subject_id, "digests": list(digests)})
+        held = {bytes(digest) for digest in rows.scalars()}
     new = [
         {"digest": digest, "kind": kind, "subject_id": subject_id}
         for digest, kind in digests.items()
-        if subject_id not in holders.get(digest, set())
+        if digest not in held
     ]
     if new:
         connection.execute(_INSERT_LOOKUPS, new)
@@ -121,22 +133,42 @@ def match_or_create_subject(
 def find_subject(
     connection: Connection, *, index: BlindIndex, kind: str, value: str, actor: Actor
 ) -> SubjectLookup:
-    """Who holds this email or phone, split into what ``actor`` may and may not see."""
+    """Who holds this email or phone, split into what ``actor`` may and may not see.
+
+    At most two of each are named: enough to answer, or to call the answer ambiguous.
+    """
     if kind not in (ItemKind.EMAIL.value, ItemKind.PHONE.value):
         raise InvalidInput("lookups are by email or phone", field="kind")
     cleaned = identifier(kind, value)
     if cleaned is None or cleaned.normalized is None:
         what = "an email address" if kind == ItemKind.EMAIL.value else "a phone number"
         raise InvalidInput(f"value is not {what}", field="value")
-    rows = connection.execute(_HOLDERS_DATA, {"digest": index.digest(kind, cleaned.normalized)})
-    visible: set[str] = set()
-    held: set[str] = set()
-    for row in rows:
-        if row.state in _LIVE:
-            may_see = actor.may_serve(row.purpose)
-        elif row.state == CollectionState.SEPARATED.value:
-            may_see = actor.may_serve(hold_purpose(row.purpose))
-        else:
-            continue  # destroyed: nothing left to find
-        (visible if may_see else held).add(row.subject_id)
-    return SubjectLookup(visible=tuple(sorted(visible)), hidden=tuple(sorted(held - visible)))
+    holders = (
+        select(subject_lookups.c.subject_id)
+        .join(collections, collections.c.subject_id == subject_lookups.c.subject_id)
+        .where(subject_lookups.c.digest == index.digest(kind, cleaned.normalized))
+        .distinct()
+        .limit(2)
+    )
+    visible = connection.execute(holders.where(_visible_to(actor))).scalars()
+    if found := tuple(sorted(visible)):
+        return SubjectLookup(visible=found, hidden=())
+    # Destroyed data is gone: a subject with nothing else left is simply not found.
+    kept = holders.where(collections.c.state != CollectionState.DESTROYED.value)
+    return SubjectLookup(visible=(), hidden=tuple(sorted(connection.execute(kept).scalars())))
+
+
+def _visible_to(actor: Actor) -> ColumnElement[bool]:
+    """Collections ``actor`` may read: live ones of its purposes, separated ones of its holds."""
+    separated = collections.c.state == CollectionState.SEPARATED.value
+    if actor.all_purposes:
+        return or_(collections.c.state.in_(_LIVE), separated)
+    served: list[str] = []
+    holds: list[str] = []
+    for purpose in actor.purposes:
+        base, for_hold = split_hold_purpose(purpose)
+        (holds if for_hold else served).append(base)
+    return or_(
+        and_(collections.c.state.in_(_LIVE), collections.c.purpose.in_(served)),
+        and_(separated, collections.c.purpose.in_(holds)),
+    )

@@ -50,8 +50,9 @@ class CollectionInfo:
 class SubjectLookup:
     """Who holds a looked-up email or phone, split by what the asking actor may see.
 
-    ``visible``: subjects with live data for a purpose the actor serves; ``hidden``:
-    subjects whose only live data is for other purposes. Both are sorted.
+    ``visible``: subjects with live data for a purpose the actor serves; ``hidden``
+    (only when none is visible): subjects whose data is kept for other purposes. Each
+    holds at most two ids, sorted: enough to answer or to call the answer ambiguous.
     """
 
     visible: tuple[str, ...]
