@@ -136,8 +136,11 @@ class SubjectsMixin(EngineBase):
     ) -> str | None:
         """The subject with this email or phone, if any; the lookup itself is logged.
 
-        Only an actor serving a purpose that collects this kind of value may look it up:
-        whether a person is a customer is itself personal data.
+        Only an actor serving a purpose that collects this kind of value may look it up,
+        and it finds only subjects with live data for a purpose it serves: whether a
+        person is known, for any purpose, is itself personal data. A phone shared by
+        several such subjects is refused as ambiguous (Conflict), never answered with one
+        of them (see :mod:`haechi.subjects.matching`).
         """
         if kind not in (ItemKind.EMAIL.value, ItemKind.PHONE.value):
             # Checked first: an unknown kind is client text, never logged or echoed.
