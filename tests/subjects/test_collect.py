@@ -15,6 +15,7 @@ from haechi.errors import (
     MissingItem,
     PurposeNotDeclared,
 )
+from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.tables import audit_events, collections, consents, items, subjects
 from tests.conftest import FakeClock
 
@@ -69,13 +70,15 @@ def test_two_purposes_are_one_subject_with_two_collections(
 
 
 def test_phone_in_another_notation_matches_the_same_subject(
-    engine: Engine, person: dict[str, str]
+    phone_engine: Engine, person: dict[str, str]
 ) -> None:
-    """It matches +82 and domestic forms of one phone number."""
-    first = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
-    other_email = {**person, "email": "another@example.kr", "contact": "+82 10 2345 6789"}
-    second = engine.collect(purpose="complaints", items=other_email, consent=YES, actor=SYSTEM)
+    """It matches +82 and domestic forms of one person's phone, given without an email."""
+    call = {name: value for name, value in person.items() if name != "email"}
+    first = phone_engine.collect(purpose="complaints", items=call, consent=YES, actor=SYSTEM)
+    again = {**call, "contact": "+82 10 2345 6789", "title": "과장"}
+    second = phone_engine.collect(purpose="complaints", items=again, consent=YES, actor=SYSTEM)
     assert first.subject_id == second.subject_id
+    assert first.collection_id == second.collection_id
 
 
 def test_different_people_are_different_subjects(engine: Engine, person: dict[str, str]) -> None:
@@ -124,6 +127,27 @@ def test_refuses_an_undeclared_item(engine: Engine, person: dict[str, str]) -> N
     """It refuses an item the purpose does not declare, naming it."""
     with pytest.raises(ItemNotDeclared) as caught:
         engine.collect(
+            purpose="service", items={**person, "birthday": "1990-01-01"}, consent=YES, actor=SYSTEM
+        )
+    # Client text is never echoed: a name the policy does not declare is only counted.
+    assert caught.value.field == "items"
+    assert "birthday" not in str(caught.value)
+
+
+def test_refuses_an_item_of_another_purpose_naming_it(
+    engine: Engine, person: dict[str, str]
+) -> None:
+    """It names an item the policy declares, but not for this purpose."""
+    text = demo_policy_text().replace(
+        "[items.title]",
+        '[items.birthday]\nlabel = { ko = "생일", en = "Birthday" }\n'
+        'kind = "text"\n\n[items.title]',
+    )
+    other = Engine(
+        database=engine.database, policy=parse_policy(text), keys=engine.keys, clock=engine.clock
+    )
+    with pytest.raises(ItemNotDeclared) as caught:
+        other.collect(
             purpose="service", items={**person, "birthday": "1990-01-01"}, consent=YES, actor=SYSTEM
         )
     assert caught.value.field == "items.birthday"
@@ -199,3 +223,72 @@ def test_a_token_collects_only_for_its_purposes(engine: Engine, person: dict[str
     assert count(engine, subjects) == 0
     [event] = engine.events()
     assert (event.action, event.outcome, event.code) == ("collect", "denied", "NO_GRANT")
+
+
+def test_every_problem_is_reported_at_once(engine: Engine, person: dict[str, str]) -> None:
+    """It reports a missing item and an invalid email together, as the first problem's class."""
+    del person["name"]
+    person["email"] = "not-an-email"
+    with pytest.raises(MissingItem) as caught:
+        engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
+    faults = [(fault.field, fault.code) for fault in caught.value.faults]
+    assert faults == [
+        ("items.name", "MISSING_ITEM"),
+        ("items.email", "INVALID_INPUT"),
+    ]
+    assert caught.value.field == "items.name"
+    assert "not-an-email" not in str(caught.value)
+
+
+def test_undeclared_items_missing_items_consent_and_values_together(
+    engine: Engine, person: dict[str, str]
+) -> None:
+    """It lists undeclared, missing, consent and value problems in that order."""
+    del person["title"]
+    person.update(contact="12345", nickname="x", hobby="y")
+    with pytest.raises(ItemNotDeclared) as caught:
+        engine.collect(purpose="service", items=person, consent=NO, actor=SYSTEM)
+    assert [(fault.field, fault.code) for fault in caught.value.faults] == [
+        ("items", "ITEM_NOT_DECLARED"),
+        ("items.title", "MISSING_ITEM"),
+        ("consent.granted", "NO_CONSENT"),
+        ("items.contact", "INVALID_INPUT"),
+    ]
+    assert "nickname" not in str(caught.value)
+
+
+def test_too_many_items_are_refused_at_once_with_one_fault(
+    engine: Engine, person: dict[str, str]
+) -> None:
+    """It refuses a collection with more keys than any purpose could take, in one fault."""
+    flood = {**person, **{f"k{i}": "v" for i in range(100_000)}}
+    with pytest.raises(InvalidInput) as caught:
+        engine.collect(purpose="service", items=flood, consent=YES, actor=SYSTEM)
+    assert caught.value.code == "TOO_MANY_ITEMS"
+    assert len(caught.value.faults) == 1
+    assert count(engine, audit_events) == 0
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "a\x00b"], ids=["surrogate", "nul"])
+def test_a_lone_surrogate_or_nul_in_a_value_is_invalid_input(
+    engine: Engine, person: dict[str, str], bad: str
+) -> None:
+    """It refuses a value holding a lone surrogate or NUL as InvalidInput naming the item."""
+    for item in ("name", "email", "contact", "company"):
+        with pytest.raises(InvalidInput) as caught:
+            engine.collect(
+                purpose="service", items={**person, item: "김" + bad}, consent=YES, actor=SYSTEM
+            )
+        assert caught.value.field == f"items.{item}"
+    assert count(engine, subjects) == 0
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "na\x00me"], ids=["surrogate", "nul"])
+def test_a_lone_surrogate_or_nul_in_an_item_name_is_invalid_input(
+    engine: Engine, person: dict[str, str], bad: str
+) -> None:
+    """It refuses an item name holding a lone surrogate or NUL as InvalidInput on ``items``."""
+    with pytest.raises(InvalidInput) as caught:
+        engine.collect(purpose="service", items={**person, bad: "x"}, consent=YES, actor=SYSTEM)
+    assert (caught.value.field, caught.value.code) == ("items", "INVALID_ITEM_NAME")
+    assert bad not in str(caught.value)

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from haechi.crypto.envelope import open_frame, seal_frame
 from haechi.errors import ConfigurationError, HaechiError
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 DATA_KEY_BYTES = 32
-_NONCE_BYTES = 12
 _MAGIC = "haechi-master-key-v1"
 
 
@@ -100,15 +100,12 @@ class LocalKeyProvider(KeyProvider):
 
     def wrap(self, data_key: bytes, *, context: bytes) -> bytes:
         """Encrypt ``data_key`` under the master key; nonce ‖ ciphertext ‖ tag."""
-        nonce = os.urandom(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, data_key, b"haechi-dek|" + context)
+        return seal_frame(self._aead, data_key, b"haechi-dek|" + context)
 
     def unwrap(self, wrapped: bytes, *, context: bytes) -> bytes:
         """Decrypt a wrapped data key; raise :class:`UnwrapError` if it was altered."""
         try:
-            return self._aead.decrypt(
-                wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], b"haechi-dek|" + context
-            )
+            return open_frame(self._aead, wrapped, b"haechi-dek|" + context)
         except InvalidTag:
             raise UnwrapError("a data key failed authentication") from None
 

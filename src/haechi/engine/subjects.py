@@ -15,8 +15,8 @@ from haechi.engine.base import (
     declared_finding_types,
     reason_problem,
 )
-from haechi.errors import AccessDenied, InvalidInput
-from haechi.policy.schema import ItemKind
+from haechi.errors import AccessDenied, Conflict, InvalidInput
+from haechi.policy.schema import ItemKind, hold_purpose
 from haechi.retention import destruction, records
 from haechi.retention.destruction import ShredResult
 from haechi.storage.prepared import raw_transaction
@@ -150,12 +150,21 @@ class SubjectsMixin(EngineBase):
     ) -> str | None:
         """The subject with this email or phone, if any; the lookup itself is logged.
 
-        Only an actor serving a purpose that collects this kind of value may look it up:
-        whether a person is a customer is itself personal data.
+        Only an actor serving a purpose that collects this kind of value may look it up,
+        and it finds only subjects with live data for a purpose it serves: whether a
+        person is known, for any purpose, is itself personal data. A phone shared by
+        several such subjects is refused as ambiguous (Conflict), never answered with one
+        of them (see :mod:`haechi.subjects.matching`).
         """
+        if kind not in (ItemKind.EMAIL.value, ItemKind.PHONE.value):
+            # Checked first: an unknown kind is client text, never logged or echoed.
+            raise InvalidInput("lookups are by email or phone", field="kind")
         policy = self.policy.policy
         allowed = any(
-            actor.may_serve(purpose_id)
+            (
+                actor.may_serve(purpose_id)
+                or (purpose.legal_hold is not None and actor.may_serve(hold_purpose(purpose_id)))
+            )
             and any(policy.lookup_items.get(item) == kind for item in purpose.all_items)
             for purpose_id, purpose in policy.purposes.items()
         )
@@ -178,21 +187,30 @@ class SubjectsMixin(EngineBase):
                 audit_event_id=event_id,
             )
         with self.transaction() as connection:
-            subject_id = subjects.find_subject(
-                connection, policy=self.policy.policy, index=self._index, kind=kind, value=value
+            found = subjects.find_subject(
+                connection, index=self._index, kind=kind, value=value, actor=actor
             )
+            # Known only for purposes this actor does not serve: answered exactly as
+            # "not found" (None), and logged as the refusal it is.
             record_event(
                 connection,
                 now=self.clock(),
                 actor=actor.name,
                 actor_kind=actor.kind,
                 action="lookup",
-                subject_id=subject_id,
+                outcome="denied" if found.refusal else "allowed",
+                subject_id=found.logged_subject,
                 items=[kind],
                 source_ip=source_ip,
-                code=None if subject_id else "NOT_FOUND",
+                code=found.refusal or (None if found.subject_id else "NOT_FOUND"),
             )
-            return subject_id
+        if found.refusal == "AMBIGUOUS_IDENTIFIER":
+            raise Conflict(
+                f"this {kind} belongs to more than one subject; look up by email",
+                field="value",
+                code=found.refusal,
+            )
+        return found.subject_id
 
     def collection(
         self, collection_id: str, *, actor: Actor, source_ip: str | None = None

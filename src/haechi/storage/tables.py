@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from haechi.storage.types import UtcDateTime
@@ -97,7 +98,22 @@ subject_lookups = Table(
     metadata,
     Column("digest", LargeBinary(32), primary_key=True, comment="HMAC of kind + normalised value"),
     Column("kind", String(20), nullable=False),
-    Column("subject_id", String(ID), ForeignKey("subjects.id"), nullable=False, index=True),
+    # A phone may be shared by several subjects (an office line); an email is one person's.
+    Column(
+        "subject_id",
+        String(ID),
+        ForeignKey("subjects.id"),
+        primary_key=True,
+        nullable=False,
+        index=True,
+    ),
+    Index(
+        "ux_subject_lookups_email",
+        "digest",
+        unique=True,
+        sqlite_where=text("kind = 'email'"),
+        postgresql_where=text("kind = 'email'"),
+    ),
 )
 
 collections = Table(
@@ -122,6 +138,13 @@ collections = Table(
     ),
     Column("accomplished_at", UtcDateTime, nullable=True, comment="Purpose accomplished"),
     Column("hold_until", UtcDateTime, nullable=True, comment="Separated: end of the legal hold"),
+    Column(
+        "key_version",
+        Integer,
+        nullable=False,
+        server_default="0",
+        comment="Data key generation: new at each re-collection, in every item's associated data",
+    ),
     Index(None, "subject_id", "purpose"),
     Index(None, "state", "expires_at"),
     Index(None, "state", "due_at"),

@@ -4,18 +4,22 @@ from haechi.subjects.service import (
     CollectionInfo,
     CollectResult,
     ConsentEvidence,
+    SubjectLookup,
     collect,
     find_subject,
     get_collection,
     validate_collection,
 )
+from haechi.subjects.values import identifier
 
 __all__ = [
     "CollectResult",
     "CollectionInfo",
     "ConsentEvidence",
+    "SubjectLookup",
     "collect",
     "find_subject",
     "get_collection",
+    "identifier",
     "validate_collection",
 ]

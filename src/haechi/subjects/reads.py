@@ -60,6 +60,7 @@ def _read_statement(keys: Table, sealed_items: Table) -> Select[Any]:
             collections.c.hold_until,
             collections.c.due_at,
             collections.c.accomplished_at,
+            collections.c.key_version,
         )
         .select_from(
             collections.outerjoin(keys, keys.c.collection_id == collections.c.id).outerjoin(
@@ -79,7 +80,7 @@ _READ_SEPARATED = _read_statement(separated_keys, separated_items)
 (_ID, _STATE, _EXPIRES, _CONSENTED, _COLLECTED, _HOLDS, _WRAPPED, _NAME, _SEALED, _HOLD_UNTIL) = (
     range(10)
 )
-_DUE, _ACCOMPLISHED = 10, 11
+_DUE, _ACCOMPLISHED, _KEY_VERSION = 10, 11, 12
 
 _SUBJECT = select(subjects.c.id).where(subjects.c.id == bindparam("subject_id"))
 
@@ -165,12 +166,13 @@ class ItemReader:
         if decision.reason is not None:
             error = AccessDenied(decision.reason.value, decision.message, audit_event_id=event_id)
             return ReadOutcome(event_id, error)
-        collection_id = chosen[0][_ID]
+        collection_id, version = chosen[0][_ID], chosen[0][_KEY_VERSION]
         sealer = Sealer(keys.unwrap(bytes(chosen[0][_WRAPPED]), context=collection_id.encode()))
         wanted_set = set(names)
         values = {
             row[_NAME]: sealer.open(
-                bytes(row[_SEALED]), context=item_context(collection_id, row[_NAME])
+                bytes(row[_SEALED]),
+                context=item_context(collection_id, row[_NAME], version=version),
             )
             for row in chosen
             if row[_NAME] in wanted_set

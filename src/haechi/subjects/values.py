@@ -1,5 +1,15 @@
 """Validating and normalising item values by the kind the policy gives them.
 
+:func:`identifier` is the one normaliser of emails and phone numbers: collection,
+lookup and rights requests all turn a typed value into its blind-index form through
+it, so the same person is found however the value was typed.
+
+- Email: NFC, then email-validator's normal form (the domain lowercased and IDNA-decoded,
+  so ``eve@xn--bcher-kva.de`` is ``eve@bücher.de``), then lowercased as a whole.
+- Phone: NFKC (full-width digits become ASCII), only digits and ``+-.() `` allowed, then
+  parsed by ``phonenumbers`` with KR as the default region and kept in E.164
+  (``010-2345-6789`` and ``+82 10 2345 6789`` are both ``+821023456789``).
+
 Messages name the item, never the value.
 """
 
@@ -9,22 +19,24 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from haechi.errors import InvalidInput
 from haechi.policy.schema import Item, ItemKind
 
-__all__ = ["CleanValue", "clean_value", "normalize_phone"]
+__all__ = ["CleanValue", "clean_value", "identifier", "unsafe_text"]
 
-# Korean numbers once separators and a +82 prefix are gone: mobile 010/011/016-019,
-# Seoul 02, the provinces' 031-033, 041-044, 051-055, 061-064, internet phones 070,
-# free-call 080, personal numbers 050x, and the 8-digit nationwide 15xx/16xx/18xx.
-_PHONE = re.compile(
-    r"^(?:01[016789]\d{7,8}|02\d{7,8}|0(?:3[1-3]|4[1-4]|5[1-5]|6[1-4])\d{7,8}"
-    r"|070\d{8}|080\d{7,8}|050\d{8,9}|1[568]\d{6})$"
-)
-_SEPARATORS = re.compile(r"[\s\-.()]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DEFAULT_REGION = "KR"
+# What a phone number may be typed with, after NFKC: digits and the usual separators.
+_PHONE_TEXT = re.compile(r"^\+?[0-9\s\-.()]+$")
+# C0 controls other than tab and newlines, DEL, and UTF-16 surrogates (which no
+# encoder accepts): never stored, never indexed.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Longest typed identifier worth parsing (RFC 5321 caps a path at 256 octets).
+_MAX_IDENTIFIER = 320
+# A raw value may shrink under NFC and trimming, but not by more than this factor.
+_RAW_SLACK = 4
 
 
 @dataclass(frozen=True)
@@ -35,16 +47,39 @@ class CleanValue:
     normalized: str | None
 
 
-def normalize_phone(raw: str) -> str | None:
-    """Digits of a Korean phone number in domestic form, or None if it is not one."""
-    digits = _SEPARATORS.sub("", raw)
-    if digits.startswith("+82"):
-        digits = "0" + digits[3:].lstrip("0")
-    elif digits.startswith("0082"):
-        digits = "0" + digits[4:].lstrip("0")
-    if not digits.isdigit() or not _PHONE.match(digits):
+def unsafe_text(text: str) -> bool:
+    """Whether ``text`` holds a control character, NUL or a lone surrogate."""
+    return _FORBIDDEN.search(text) is not None
+
+
+def identifier(kind: ItemKind | str, raw: str) -> CleanValue | None:
+    """The stored and blind-index forms of an email or phone, or None if it is not one.
+
+    ``value`` is what is sealed (email-validator's normal form; a phone as typed, NFC),
+    ``normalized`` what the blind index hashes.
+    """
+    if len(raw) > _MAX_IDENTIFIER or unsafe_text(raw):
         return None
-    return digits
+    text = unicodedata.normalize("NFC", raw.strip())
+    if kind == ItemKind.EMAIL:
+        try:
+            checked = validate_email(text, check_deliverability=False)
+        except EmailNotValidError:
+            return None
+        return CleanValue(checked.normalized, checked.normalized.lower())
+    if kind == ItemKind.PHONE:
+        if not _PHONE_TEXT.match(unicodedata.normalize("NFKC", text)):
+            return None
+        try:
+            number = phonenumbers.parse(text, _DEFAULT_REGION)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(number):
+            return None
+        return CleanValue(
+            text, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        )
+    return None
 
 
 def clean_value(name: str, item: Item, raw: object) -> CleanValue:
@@ -52,23 +87,21 @@ def clean_value(name: str, item: Item, raw: object) -> CleanValue:
     field = f"items.{name}"
     if not isinstance(raw, str):
         raise InvalidInput(f"{field} must be a string", field=field)
+    if len(raw) > item.max_length * _RAW_SLACK:
+        raise InvalidInput(f"{field} is longer than {item.max_length} characters", field=field)
+    if unsafe_text(raw):
+        raise InvalidInput(f"{field} contains control characters", field=field)
     value = unicodedata.normalize("NFC", raw.strip())
     if not value:
         raise InvalidInput(f"{field} is empty", field=field)
     if len(value) > item.max_length:
         raise InvalidInput(f"{field} is longer than {item.max_length} characters", field=field)
-    multiline = item.kind is ItemKind.TEXT
-    if _CONTROL.search(value) or (not multiline and ("\n" in value or "\r" in value)):
+    if item.kind is not ItemKind.TEXT and ("\n" in value or "\r" in value):
         raise InvalidInput(f"{field} contains control characters", field=field)
-    if item.kind is ItemKind.PHONE:
-        normalized = normalize_phone(value)
-        if normalized is None:
-            raise InvalidInput(f"{field} is not a Korean phone number", field=field)
-        return CleanValue(value, normalized)
-    if item.kind is ItemKind.EMAIL:
-        try:
-            checked = validate_email(value, check_deliverability=False)
-        except EmailNotValidError:
-            raise InvalidInput(f"{field} is not a valid email address", field=field) from None
-        return CleanValue(checked.normalized, checked.normalized.lower())
+    if item.kind in (ItemKind.PHONE, ItemKind.EMAIL):
+        cleaned = identifier(item.kind, value)
+        if cleaned is None:
+            what = "phone number" if item.kind is ItemKind.PHONE else "email address"
+            raise InvalidInput(f"{field} is not a valid {what}", field=field)
+        return cleaned
     return CleanValue(value, None)
