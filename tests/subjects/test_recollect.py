@@ -12,7 +12,7 @@ from sqlalchemy import delete, insert, select, text, update
 from haechi import Actor, ConsentEvidence, Engine
 from haechi.crypto.envelope import TamperedCiphertext
 from haechi.engine import SYSTEM
-from haechi.retention.destruction import shred_collection
+from haechi.retention.destruction import lock_target, shred
 from haechi.storage.tables import collections, data_keys, items
 from tests.conftest import Database, FakeClock
 
@@ -133,7 +133,7 @@ def test_collect_waits_for_a_sweep_and_starts_a_new_collection(
         collector = threading.Thread(target=collect_again)
         collector.start()
         _wait_until_blocked(database, "collect")
-        shred_collection(sweep, collection_id=first.collection_id, now=clock.now)
+        shred(sweep, lock_target(sweep, first.collection_id), now=clock.now)
         sweep.commit()
     collector.join(timeout=60)
     assert not collector.is_alive()
