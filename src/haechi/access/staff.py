@@ -198,6 +198,7 @@ def _event(
         action=action,
         purpose=purpose,
         reason=f"staff {username}: {detail}"[:500],
+        source_ip=by.source_ip,
     )
 
 

@@ -5,13 +5,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
 
-from haechi.api.errors import error_body, install_error_handlers
+from haechi.api.errors import install_error_handlers
+from haechi.api.middleware import ClientAddress, RequestLimits
 from haechi.api.routers import audit, auth, collections, staff, subjects
 from haechi.config import Settings
 from haechi.engine import Engine
@@ -60,19 +60,10 @@ def create_app(
         app.state.engine = engine
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def refuse_nul_in_url(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # No database column can hold a NUL; refuse it before any work is logged.
-        if "\x00" in request.url.path or any(
-            "\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()
-        ):
-            return JSONResponse(
-                error_body("the URL contains a NUL character", "INVALID_INPUT", field="url"),
-                status_code=400,
-            )
-        return await call_next(request)
+    server = (settings if settings is not None else engine.settings).server  # type: ignore[union-attr]
+    # The last added runs first: limits, then the client address, then routing.
+    app.add_middleware(ClientAddress, trusted_proxies=server.trusted_proxies)
+    app.add_middleware(RequestLimits, max_body_bytes=server.max_body_bytes)
 
     for area in (collections, subjects, audit, auth, staff):
         app.include_router(area.router)

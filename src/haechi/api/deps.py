@@ -56,29 +56,27 @@ def secret_of(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def current_actor(engine: EngineDep, credentials: BearerDep) -> Actor:
-    """The actor behind the request's bearer token or staff session, looked up on every call."""
-    return engine.authenticate(secret_of(credentials))
-
-
-def password_changer(engine: EngineDep, credentials: BearerDep) -> Actor:
-    """Like :func:`current_actor`, but also a session still on a one-time password."""
-    return engine.authenticate(secret_of(credentials), password_change=True)
-
-
-ActorDep = Annotated[Actor, Depends(current_actor)]
-
-
 def client_ip(request: Request) -> str | None:
-    """The caller's address (X-Forwarded-For only when the settings trust a proxy)."""
-    engine: Engine = request.app.state.engine
-    if engine.settings.server.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:45]
+    """The caller's address, as :class:`haechi.api.middleware.ClientAddress` resolved it."""
     return request.client.host if request.client else None
 
 
 IpDep = Annotated[str | None, Depends(client_ip)]
+
+
+def current_actor(engine: EngineDep, credentials: BearerDep, ip: IpDep) -> Actor:
+    """The actor behind the request's bearer token or staff session, looked up on every call.
+
+    It carries the request's address, so every event it causes records where it came from.
+    """
+    return engine.authenticate(secret_of(credentials), source_ip=ip)
+
+
+def password_changer(engine: EngineDep, credentials: BearerDep, ip: IpDep) -> Actor:
+    """Like :func:`current_actor`, but also a session still on a one-time password."""
+    return engine.authenticate(secret_of(credentials), password_change=True, source_ip=ip)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
 # Subject and collection ids are UUIDs; anything longer is refused before the database.
 IdPath = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9A-Za-z-]+$")]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from haechi.config import SETTINGS_FILE, Settings
 from haechi.engine import Engine
@@ -44,7 +45,15 @@ def load_settings(data: Path | None, database: str | None = None) -> Settings:
     overrides: dict[str, Any] = {}
     if database:
         overrides["database"] = {"url": database}
-    return Settings.load(data, **overrides)
+    try:
+        return Settings.load(data, **overrides)
+    except ValidationError as exc:
+        # One line naming each bad setting, never its value (it may be a password).
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from None
 
 
 def open_engine(data: Path | None, database: str | None = None) -> Engine:

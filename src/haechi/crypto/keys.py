@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from haechi.errors import ConfigurationError, HaechiError
+from haechi.errors import ConfigurationError, IntegrityFailure
 
 __all__ = [
     "DATA_KEY_BYTES",
@@ -37,7 +37,7 @@ _NONCE_BYTES = 12
 _MAGIC = "haechi-master-key-v1"
 
 
-class UnwrapError(HaechiError):
+class UnwrapError(IntegrityFailure):
     """A wrapped key could not be unwrapped (wrong master key or tampered bytes)."""
 
     code = "KEY_UNWRAP_FAILED"

@@ -154,6 +154,7 @@ class EngineBase:
         source_ip: str | None = None,
     ) -> AccessDenied | None:
         """Record and return a NO_GRANT refusal when ``actor`` lacks ``purpose``."""
+        source_ip = source_ip or actor.source_ip
         if actor.may_serve(purpose):
             return None
         event_id = record_event(
@@ -197,6 +198,7 @@ class EngineBase:
                     subject_id=info.subject_id,
                     collection_id=collection_id,
                     purpose=info.purpose,
+                    source_ip=actor.source_ip,
                 )
         if refusal is not None:
             raise refusal

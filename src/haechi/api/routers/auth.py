@@ -30,9 +30,9 @@ def login(body: LoginIn, engine: EngineDep, ip: IpDep) -> LoginOut:
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
-def logout(engine: EngineDep, credentials: BearerDep) -> None:
+def logout(engine: EngineDep, credentials: BearerDep, ip: IpDep) -> None:
     """End the calling staff session."""
-    engine.logout(secret_of(credentials))
+    engine.logout(secret_of(credentials), source_ip=ip)
 
 
 @router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from haechi.access.staff import NewCredentials
 from haechi.api.deps import ERRORS, ActorDep, EngineDep
@@ -25,6 +25,7 @@ from haechi.errors import InvalidInput
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
+Username = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 def _credentials(credentials: NewCredentials) -> StaffCredentials:
@@ -96,14 +97,14 @@ def staff_history(
 
 
 @router.post("/staff/{username}/grants", response_model=GrantOut, tags=["staff"])
-def grant_staff(username: str, body: GrantIn, engine: EngineDep, actor: ActorDep) -> GrantOut:
+def grant_staff(username: Username, body: GrantIn, engine: EngineDep, actor: ActorDep) -> GrantOut:
     """Grant a handler purposes (privacy officer)."""
     granted = engine.grant_staff(username, purposes=body.purposes, reason=body.reason, actor=actor)
     return GrantOut(granted=granted)
 
 
 @router.post("/staff/{username}/revoke", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
-def revoke_staff(username: str, body: RevokeIn, engine: EngineDep, actor: ActorDep) -> None:
+def revoke_staff(username: Username, body: RevokeIn, engine: EngineDep, actor: ActorDep) -> None:
     """Revoke grants or close the account (officer or admin); effective on the next call."""
     if body.account == bool(body.purposes):
         raise InvalidInput("give purposes or account: true, not both", field="purposes")
@@ -114,20 +115,20 @@ def revoke_staff(username: str, body: RevokeIn, engine: EngineDep, actor: ActorD
 
 
 @router.put("/staff/{username}/role", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
-def change_role(username: str, body: RoleIn, engine: EngineDep, actor: ActorDep) -> None:
+def change_role(username: Username, body: RoleIn, engine: EngineDep, actor: ActorDep) -> None:
     """Change an account's role (privacy officer)."""
     engine.change_staff_role(username, role=body.role, reason=body.reason, actor=actor)
 
 
 @router.post("/staff/{username}/unlock", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
-def unlock_staff(username: str, body: ReasonIn, engine: EngineDep, actor: ActorDep) -> None:
+def unlock_staff(username: Username, body: ReasonIn, engine: EngineDep, actor: ActorDep) -> None:
     """Lift a lockout after failed logins (privacy officer)."""
     engine.unlock_staff(username, reason=body.reason, actor=actor)
 
 
 @router.post("/staff/{username}/password-reset", response_model=StaffCredentials, tags=["staff"])
 def reset_password(
-    username: str, body: PasswordResetIn, engine: EngineDep, actor: ActorDep
+    username: Username, body: PasswordResetIn, engine: EngineDep, actor: ActorDep
 ) -> StaffCredentials:
     """A new one-time password, shown once (privacy officer); the account's sessions end."""
     return _credentials(

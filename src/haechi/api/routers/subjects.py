@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from haechi.api.deps import ERRORS, ActorDep, EngineDep, IdPath, IpDep
-from haechi.api.schemas import ItemsPublic, LookupIn, LookupOut
+from haechi.api.schemas import MAX_ITEMS, MAX_NAME, ItemsPublic, LookupIn, LookupOut
 
 __all__ = ["router"]
 
@@ -21,7 +22,10 @@ def read_items(
     actor: ActorDep,
     ip: IpDep,
     purpose: Annotated[str, Query(min_length=1, max_length=63)],
-    item: Annotated[list[str] | None, Query(description="Items to read; all by default.")] = None,
+    item: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=MAX_NAME)]] | None,
+        Query(max_length=MAX_ITEMS, description="Items to read; all by default."),
+    ] = None,
     reason: Annotated[str | None, Query(max_length=500)] = None,
     download: Annotated[
         bool, Query(description="The data leaves the system (a file): needs a reason.")
