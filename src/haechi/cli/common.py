@@ -49,11 +49,15 @@ def load_settings(data: Path | None, database: str | None = None) -> Settings:
         return Settings.load(data, **overrides)
     except ValidationError as exc:
         # One line naming each bad setting, never its value (it may be a password).
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise ConfigurationError(f"invalid settings: {problems}") from None
+        raise ConfigurationError(
+            "invalid settings: " + "; ".join(_setting_problem(error) for error in exc.errors())
+        ) from None
+
+
+def _setting_problem(error: Any) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message if message.startswith(location) else f"{location}: {message}"
 
 
 def open_engine(data: Path | None, database: str | None = None) -> Engine:
