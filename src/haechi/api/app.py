@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from haechi.api.docs import install_docs
 from haechi.api.errors import install_error_handlers
 from haechi.api.middleware import ClientAddress, RequestLimits
 from haechi.api.routers import audit, auth, collections, staff, subjects
@@ -55,6 +56,8 @@ def create_app(
         summary="Personal-information custody engine",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     if engine is not None:
         app.state.engine = engine
@@ -68,4 +71,5 @@ def create_app(
     for area in (collections, subjects, audit, auth, staff):
         app.include_router(area.router)
     app.add_api_route("/api/v1/health", health, methods=["GET"], include_in_schema=False)
+    install_docs(app)
     return app

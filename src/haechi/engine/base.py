@@ -14,6 +14,7 @@ from haechi.access.decision import Actor, Reason
 from haechi.access.passwords import Passwords
 from haechi.access.totp import TotpBox
 from haechi.audit.events import record_event
+from haechi.audit.monitor import record_alert
 from haechi.audit.signing import HeadSigner
 from haechi.config import Settings
 from haechi.crypto.blind_index import BlindIndex
@@ -21,6 +22,7 @@ from haechi.crypto.keys import KeyProvider, LocalKeyProvider
 from haechi.errors import (
     AccessDenied,
     ConfigurationError,
+    IntegrityFailure,
 )
 from haechi.policy.loader import LoadedPolicy, load_policy
 from haechi.policy.schema import IdentifierFormat, ItemKind, Policy
@@ -173,6 +175,43 @@ class EngineBase:
         return AccessDenied(
             Reason.NO_GRANT.value, f"no grant for purpose {purpose!r}", audit_event_id=event_id
         )
+
+    def _integrity_alert(
+        self,
+        failure: IntegrityFailure,
+        *,
+        actor: Actor,
+        subject_id: str,
+        purpose: str,
+        source_ip: str | None,
+    ) -> None:
+        """Record, in a transaction of its own, that stored data failed authentication.
+
+        The read's own transaction is rolled back with its event; this event and an
+        alert for the privacy officer stay (ids and the error code only).
+        """
+        with self.transaction() as connection:
+            now = self.clock()
+            event_id = record_event(
+                connection,
+                now=now,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                action="integrity_failure",
+                outcome="denied",
+                code=failure.code,
+                subject_id=subject_id,
+                purpose=purpose,
+                source_ip=source_ip or actor.source_ip,
+            )
+            record_alert(
+                connection,
+                rule="integrity_failure",
+                actor=actor.name,
+                now=now,
+                window=(now, now),
+                detail={"code": failure.code, "subject_id": subject_id, "event_id": event_id},
+            )
 
     def _change(
         self, action: str, actor: Actor, collection_id: str, change: Callable[[Connection], Any]

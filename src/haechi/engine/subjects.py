@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from haechi.access.decision import Actor, Reason
 from haechi.audit.events import record_event
 from haechi.engine.base import _UNIQUE_IDENTIFIERS, EngineBase, declared_finding_types
-from haechi.errors import AccessDenied, InvalidInput
+from haechi.errors import AccessDenied, IntegrityFailure, InvalidInput
 from haechi.policy.schema import ItemKind
 from haechi.retention import records
 from haechi.retention.destruction import ShredResult, shred_collection
@@ -113,20 +113,26 @@ class SubjectsMixin(EngineBase):
         """
         if download and not (reason and reason.strip()):
             raise InvalidInput("a download must give its reason", field="reason")
-        with raw_transaction(self.database) as cursor:
-            outcome = self._reader.read(
-                cursor,
-                policy=self.policy.policy,
-                keys=self.keys,
-                actor=actor,
-                subject_id=subject_id,
-                purpose=purpose,
-                wanted=items,
-                reason=reason,
-                source_ip=source_ip,
-                now=self.clock(),
-                action="download" if download else "view",
+        try:
+            with raw_transaction(self.database) as cursor:
+                outcome = self._reader.read(
+                    cursor,
+                    policy=self.policy.policy,
+                    keys=self.keys,
+                    actor=actor,
+                    subject_id=subject_id,
+                    purpose=purpose,
+                    wanted=items,
+                    reason=reason,
+                    source_ip=source_ip,
+                    now=self.clock(),
+                    action="download" if download else "view",
+                )
+        except IntegrityFailure as failure:
+            self._integrity_alert(
+                failure, actor=actor, subject_id=subject_id, purpose=purpose, source_ip=source_ip
             )
+            raise
         if outcome.error is not None:
             raise outcome.error
         return outcome.values
