@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import socket
@@ -121,6 +122,70 @@ def test_behind_a_trusted_proxy_the_rightmost_untrusted_address_is_the_client(
         assert (event.action, event.source_ip) == ("login", "203.0.113.9")
     finally:
         engine.close()
+
+
+def _exchange(connection: socket.socket, request: bytes) -> tuple[int, bytes]:
+    """Send one HTTP/1.1 request on an open connection; its status and body."""
+    connection.sendall(request)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        assert chunk, "the server closed the connection"
+        received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":", 1)[1]
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+    )
+    while len(rest) < length:
+        chunk = connection.recv(65536)
+        assert chunk, "the server closed the connection"
+        rest += chunk
+    return int(head.split(b" ", 2)[1]), rest
+
+
+def _post(path: str, body: bytes, *headers: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: localhost", "Content-Type: application/json"]
+    lines += [*headers, f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def test_the_real_server_refuses_big_bodies_and_keeps_the_connection_after_a_surrogate(
+    data_dir: Path,
+) -> None:
+    """It answers 413 to a declared 50 MB body unsent, and 422 to a surrogate, then serves on."""
+    engine = open_engine(data_dir)
+    try:
+        _, secret = engine.create_token(name="raw", purposes=["service"])
+    finally:
+        engine.close()
+    surrogate = (
+        b'{"purpose": "service", "consent": {"granted": true, "method": "web-form"}, '
+        b'"items": {"name": "\\ud800"}}'
+    )
+    lookup = b'{"kind": "email", "value": "nobody@example.kr"}'
+    with serving(data_dir) as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            status, answer = _exchange(
+                connection,
+                _post("/api/v1/collections", surrogate, f"Authorization: Bearer {secret}"),
+            )
+            assert (status, json.loads(answer)["field"]) == (422, "items.name")
+            status, _ = _exchange(
+                connection,
+                _post("/api/v1/subjects/lookup", lookup, f"Authorization: Bearer {secret}"),
+            )
+            assert status == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            declared = _post("/api/v1/collections", b"").replace(
+                b"Content-Length: 0", f"Content-Length: {50 * 1024 * 1024}".encode()
+            )
+            status, answer = _exchange(connection, declared)
+            assert (status, json.loads(answer)["code"]) == (413, "BODY_TOO_LARGE")
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "-1"])

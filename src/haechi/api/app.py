@@ -33,13 +33,16 @@ def create_app(
 
     With ``jobs`` the server also runs the background jobs (sealing the log…).
     """
-    if engine is None and settings is None:
-        raise ValueError("create_app needs settings or an engine")
+    if settings is None:
+        if engine is None:
+            raise ValueError("create_app needs settings or an engine")
+        settings = engine.settings
+    opened_from = settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
-        app.state.engine = engine if engine is not None else Engine.open(settings)  # type: ignore[arg-type]
+        app.state.engine = engine if engine is not None else Engine.open(opened_from)
         background = BackgroundJobs.for_engine(app.state.engine) if jobs else None
         if background is not None:
             background.start()
@@ -63,7 +66,7 @@ def create_app(
         app.state.engine = engine
     install_error_handlers(app)
 
-    server = (settings if settings is not None else engine.settings).server  # type: ignore[union-attr]
+    server = settings.server
     # The last added runs first: limits, then the client address, then routing.
     app.add_middleware(ClientAddress, trusted_proxies=server.trusted_proxies)
     app.add_middleware(RequestLimits, max_body_bytes=server.max_body_bytes)
