@@ -236,13 +236,25 @@ class GrantChangePublic(BaseModel):
     reason: str
 
 
+class ProblemOut(BaseModel):
+    """One field at fault: its dotted name (``<undeclared>`` for a client-chosen one)."""
+
+    field: str
+    code: str
+    message: str
+
+
 class ErrorOut(BaseModel):
-    """Every error response."""
+    """Every error response: the first problem in ``field``/``code``, a few more listed."""
 
     error: str
     code: str
     detail: object | None = None
     field: str | None = None
+    problems: list[ProblemOut] = Field(
+        default_factory=list, description="At most 10 of the problems, in the order found."
+    )
+    problem_count: int = Field(default=0, description="How many problems there are in all.")
 
 
 class TreeHeadOut(BaseModel):
