@@ -119,6 +119,16 @@ def safe_field(field: str, items: Collection[str]) -> str:
     return f"items.{name if name in items else UNDECLARED}{dot}{tail}"
 
 
+_UNDECLARED_MESSAGE = "an item the policy does not declare (its name is not repeated)"
+
+
+def _safe_problem(fault: Problem, items: Collection[str]) -> Problem:
+    field = safe_field(fault.field, items)
+    if field == fault.field:
+        return fault
+    return Problem(field=field, code=fault.code, message=_UNDECLARED_MESSAGE)
+
+
 def _field_of(error: dict[str, Any], items: Collection[str]) -> str:
     location = tuple(error.get("loc", ()))
     parts = [
@@ -140,13 +150,14 @@ async def _haechi_error(request: Request, exc: Exception) -> JSONResponse:
     detail = {"audit_event_id": exc.audit_event_id} if isinstance(exc, AccessDenied) else None
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     items = declared_items(request)
-    problems = [
-        Problem(field=safe_field(fault.field, items), code=fault.code, message=fault.message)
-        for fault in exc.faults
-    ]
+    problems = [_safe_problem(fault, items) for fault in exc.faults]
     field = safe_field(exc.field, items) if exc.field is not None else None
+    message = exc.message
+    if field != exc.field or tuple(problems) != exc.faults:
+        # The message may quote the undeclared name: say what is wrong without it.
+        message = _UNDECLARED_MESSAGE
     return JSONResponse(
-        error_body(exc.message, exc.code, field=field, detail=detail, problems=problems),
+        error_body(message, exc.code, field=field, detail=detail, problems=problems),
         status_code=status,
         headers=headers,
     )
