@@ -12,7 +12,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,10 +88,36 @@ class ServerSettings(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="Address to listen on.")
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port to listen on.")
-    trust_forwarded_for: bool = Field(
-        default=False,
-        description="Take the client address from X-Forwarded-For (only behind a proxy).",
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "CIDR networks of the reverse proxies in front of the server. Only a request "
+            "arriving from one of them may name its client in X-Forwarded-For; the client "
+            "is then the rightmost address that is not a listed proxy. Empty: the header "
+            "is ignored and the socket peer is the client."
+        ),
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body accepted (bytes); a larger one is refused with 413.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "trust_forwarded_for" in data:
+            raise ValueError(
+                "server.trust_forwarded_for is replaced by server.trusted_proxies: "
+                'list the CIDRs of your proxies (e.g. ["127.0.0.1/32"])'
+            )
+        return data
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        return _cidrs("server.trusted_proxies", value)
 
 
 class CollectSettings(BaseModel):
@@ -244,12 +270,7 @@ class AuthSettings(BaseModel):
     @field_validator("trusted_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for network in value:
-            try:
-                ip_network(network, strict=False)
-            except ValueError:
-                raise ValueError(f"auth.trusted_networks: {network!r} is not a CIDR") from None
-        return value
+        return _cidrs("auth.trusted_networks", value)
 
 
 class RetentionSettings(BaseModel):
@@ -352,6 +373,15 @@ class Settings(BaseSettings):
     def master_key_path(self) -> Path:
         """The master key file in use."""
         return self.keys.master_key_file or self.data_dir / "master.key"
+
+
+def _cidrs(setting: str, value: list[str]) -> list[str]:
+    for network in value:
+        try:
+            ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"{setting}: {network!r} is not a CIDR") from None
+    return value
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:

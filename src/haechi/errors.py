@@ -18,6 +18,8 @@ a new error only has to pick the right base.
     │   ├── MissingItem
     │   ├── PurposeNotDeclared
     │   └── ConsentRequired
+    ├── IntegrityFailure        stored data failed authentication: the server's
+    │                           problem, never the caller's (HTTP 500, an alert)
     └── ConfigurationError      the installation is not set up right (exit 2)
 
 Messages never hold a personal value: they name fields, items, ids and codes only.
@@ -36,6 +38,7 @@ __all__ = [
     "Conflict",
     "ConsentRequired",
     "HaechiError",
+    "IntegrityFailure",
     "InvalidInput",
     "ItemNotDeclared",
     "MissingItem",
@@ -169,6 +172,16 @@ class ConsentRequired(PolicyViolation):
     """The purpose needs consent and none was given."""
 
     code = "NO_CONSENT"
+
+
+class IntegrityFailure(HaechiError):
+    """Stored data failed authentication (a ciphertext or a wrapped key was altered).
+
+    Not the caller's fault: the surfaces answer it as a server error and an alert is
+    recorded for the privacy officer.
+    """
+
+    code = "INTEGRITY_FAILURE"
 
 
 class ConfigurationError(HaechiError):

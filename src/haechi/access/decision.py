@@ -53,7 +53,9 @@ class Actor:
     """Who asks: a person or a service token, with the purposes it was granted.
 
     ``role`` is a staff member's role (``privacy_officer``, ``handler``, ``auditor``,
-    ``admin``); tokens and the system have none.
+    ``admin``); tokens and the system have none. ``source_ip`` is where the request
+    comes from, bound by the surface that authenticated it: every audit event the
+    actor causes records it.
     """
 
     name: str
@@ -62,6 +64,7 @@ class Actor:
     id: str | None = None
     all_purposes: bool = False
     role: str | None = None
+    source_ip: str | None = None
 
     def may_serve(self, purpose: str) -> bool:
         """Whether this actor holds a grant for ``purpose``."""

@@ -138,6 +138,7 @@ def staff_event(
         action=action,
         purpose=purpose,
         reason=f"staff {username}: {detail}"[:500],
+        source_ip=by.source_ip,
     )
 
 
@@ -146,8 +147,9 @@ def check_purposes(purposes: Iterable[str], declared: set[str]) -> list[str]:
     wanted = sorted(set(purposes))
     unknown = [purpose for purpose in wanted if purpose not in declared]
     if unknown:
+        # Never echoed: an undeclared name is the caller's text.
         raise InvalidInput(
-            f"purposes not declared in the policy: {', '.join(unknown)}", field="purposes"
+            f"{len(unknown)} purpose(s) not declared in the policy", field="purposes"
         )
     return wanted
 

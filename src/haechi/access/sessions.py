@@ -198,6 +198,7 @@ def authenticate_session(
     auth: AuthSettings,
     now: datetime,
     password_change: bool = False,
+    source_ip: str | None = None,
 ) -> SessionResult:
     """The actor of an open session; ends it when idle too long.
 
@@ -233,6 +234,7 @@ def authenticate_session(
             action="session_expired",
             code="IDLE_TIMEOUT",
             reason=f"idle for {auth.idle_timeout_minutes} minutes or more",
+            source_ip=source_ip,
         )
         error = PermissionDenied(
             "the session ended after inactivity; log in again", code="SESSION_EXPIRED"
@@ -251,7 +253,9 @@ def authenticate_session(
     return SessionResult(actor, None)
 
 
-def logout(connection: Connection, *, secret: str, now: datetime) -> None:
+def logout(
+    connection: Connection, *, secret: str, now: datetime, source_ip: str | None = None
+) -> None:
     """End the session of ``secret``."""
     row = connection.execute(
         select(staff_sessions.c.id, staff.c.username)
@@ -263,7 +267,14 @@ def logout(connection: Connection, *, secret: str, now: datetime) -> None:
     connection.execute(
         update(staff_sessions).where(staff_sessions.c.id == row.id).values(ended_at=now)
     )
-    record_event(connection, now=now, actor=row.username, actor_kind="staff", action="logout")
+    record_event(
+        connection,
+        now=now,
+        actor=row.username,
+        actor_kind="staff",
+        action="logout",
+        source_ip=source_ip,
+    )
 
 
 def change_password(
@@ -274,6 +285,7 @@ def change_password(
     new_password: str,
     passwords: Passwords,
     now: datetime,
+    source_ip: str | None = None,
 ) -> PermissionDenied | None:
     """Replace a password after checking the current one; return a refusal, if any."""
     row = connection.execute(
@@ -288,6 +300,7 @@ def change_password(
             action="password_change",
             outcome="denied",
             code="WRONG_PASSWORD",
+            source_ip=source_ip,
         )
         return PermissionDenied("the current password is wrong", code="WRONG_PASSWORD")
     passwords.check_rule(new_password)
@@ -299,6 +312,11 @@ def change_password(
         .values(password_hash=passwords.hash(new_password), must_change_password=False)
     )
     record_event(
-        connection, now=now, actor=row.username, actor_kind="staff", action="password_change"
+        connection,
+        now=now,
+        actor=row.username,
+        actor_kind="staff",
+        action="password_change",
+        source_ip=source_ip,
     )
     return None

@@ -1,11 +1,16 @@
 """One table from Haechi's errors to HTTP statuses, and the JSON error body.
 
-Every error body is ``{"error": message, "code": CODE, "detail": …, "field": …}``.
-Request bodies are never echoed back: a validation error names the field, not the value.
+Every error body is ``{"error": message, "code": CODE, "detail": …, "field": …,
+"problems": [{"field", "code", "message"}, …], "problem_count": n}``: ``field`` and
+``code`` are those of the first problem; at most :data:`MAX_PROBLEMS` are listed.
+Request bodies are never echoed back: a problem names the field, not the value, and a
+name the client chose (an undeclared item, an unknown key) is named ``<undeclared>``.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,13 +23,25 @@ from haechi.errors import (
     ConfigurationError,
     Conflict,
     HaechiError,
+    IntegrityFailure,
     InvalidInput,
     NotFound,
     PermissionDenied,
     PolicyViolation,
+    Problem,
 )
 
-__all__ = ["STATUS_OF", "error_body", "install_error_handlers", "status_of"]
+__all__ = [
+    "MAX_PROBLEMS",
+    "STATUS_OF",
+    "UNDECLARED",
+    "error_body",
+    "install_error_handlers",
+    "status_of",
+]
+
+MAX_PROBLEMS = 10
+UNDECLARED = "<undeclared>"
 
 # Most specific first: the first matching base decides the status.
 STATUS_OF: list[tuple[type[HaechiError], int]] = [
@@ -34,6 +51,7 @@ STATUS_OF: list[tuple[type[HaechiError], int]] = [
     (Conflict, 409),
     (PolicyViolation, 422),
     (InvalidInput, 422),
+    (IntegrityFailure, 500),
     (ConfigurationError, 503),
 ]
 
@@ -48,6 +66,8 @@ _UNAUTHENTICATED = {
     "TOTP_NOT_ENROLLED",
 }
 
+_log = logging.getLogger("haechi.api")
+
 
 def status_of(error: HaechiError) -> int:
     """The HTTP status of ``error``."""
@@ -60,33 +80,90 @@ def status_of(error: HaechiError) -> int:
 
 
 def error_body(
-    message: str, code: str, *, field: str | None = None, detail: Any = None
+    message: str,
+    code: str,
+    *,
+    field: str | None = None,
+    detail: Any = None,
+    problems: Iterable[Problem] = (),
 ) -> dict[str, Any]:
-    """The JSON body of every error response."""
+    """The JSON body of every error response (at most :data:`MAX_PROBLEMS` problems)."""
     body: dict[str, Any] = {"error": message, "code": code, "detail": detail}
     if field is not None:
         body["field"] = field
+    listed = list(problems)
+    if not listed and field is not None:
+        listed = [Problem(field=field, code=code, message=message)]
+    body["problems"] = [
+        {"field": problem.field, "code": problem.code, "message": problem.message}
+        for problem in listed[:MAX_PROBLEMS]
+    ]
+    body["problem_count"] = len(listed)
     return body
 
 
-def _field_of(location: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
-    return ".".join(parts) or str(location[0] if location else "body")
+def declared_items(request: Request) -> frozenset[str]:
+    """The item names the policy declares: the only item names an error may echo."""
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        return frozenset()
+    return frozenset(engine.policy.policy.items)
 
 
-async def _haechi_error(_request: Request, exc: Exception) -> JSONResponse:
+def safe_field(field: str, items: Collection[str]) -> str:
+    """``field`` with any client-chosen item name replaced by ``<undeclared>``."""
+    head, _, rest = field.partition(".")
+    if head != "items" or not rest:
+        return field
+    name, dot, tail = rest.partition(".")
+    return f"items.{name if name in items else UNDECLARED}{dot}{tail}"
+
+
+_UNDECLARED_MESSAGE = "an item the policy does not declare (its name is not repeated)"
+
+
+def _safe_problem(fault: Problem, items: Collection[str]) -> Problem:
+    field = safe_field(fault.field, items)
+    if field == fault.field:
+        return fault
+    return Problem(field=field, code=fault.code, message=_UNDECLARED_MESSAGE)
+
+
+def _field_of(error: dict[str, Any], items: Collection[str]) -> str:
+    location = tuple(error.get("loc", ()))
+    parts = [
+        str(part) for part in location if part not in ("body", "query", "path", "header", "[key]")
+    ]
+    if parts and error.get("type") == "extra_forbidden":
+        # An unknown key is the client's text: never echoed.
+        parts[-1] = UNDECLARED
+    field = ".".join(parts) or str(location[0] if location else "body")
+    return safe_field(field, items)
+
+
+async def _haechi_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HaechiError)
     status = status_of(exc)
+    if isinstance(exc, IntegrityFailure):
+        # The type only: the server log never holds a value either.
+        _log.error("integrity failure: %s", exc.code)
     detail = {"audit_event_id": exc.audit_event_id} if isinstance(exc, AccessDenied) else None
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    items = declared_items(request)
+    problems = [_safe_problem(fault, items) for fault in exc.faults]
+    field = safe_field(exc.field, items) if exc.field is not None else None
+    message = exc.message
+    if field != exc.field or tuple(problems) != exc.faults:
+        # The message may quote the undeclared name: say what is wrong without it.
+        message = _UNDECLARED_MESSAGE
     return JSONResponse(
-        error_body(exc.message, exc.code, field=exc.field, detail=detail),
+        error_body(message, exc.code, field=field, detail=detail, problems=problems),
         status_code=status,
         headers=headers,
     )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(error.get("type") == "json_invalid" for error in errors):
@@ -94,17 +171,27 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
             error_body("the request body is not valid JSON", "MALFORMED_JSON", field="body"),
             status_code=400,
         )
+    items = declared_items(request)
     problems = [
-        {"field": _field_of(tuple(error.get("loc", ()))), "message": str(error.get("msg", ""))}
+        Problem(
+            field=_field_of(error, items),
+            code=str(error.get("type", "invalid")).upper(),
+            message=str(error.get("msg", "")),
+        )
         for error in errors
+    ] or [Problem(field="body", code="INVALID", message="invalid request")]
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    listed = [
+        {"field": problem.field, "message": problem.message} for problem in problems[:MAX_PROBLEMS]
     ]
-    first = problems[0] if problems else {"field": "body", "message": "invalid request"}
     return JSONResponse(
         error_body(
-            f"{first['field']}: {first['message']}",
+            f"{first.field}: {first.message}{more}",
             "INVALID_INPUT",
-            field=first["field"],
-            detail=problems,
+            field=first.field,
+            detail=listed,
+            problems=problems,
         ),
         status_code=422,
     )

@@ -1,44 +1,49 @@
-"""Request and response bodies of the HTTP API."""
+"""Request and response bodies of the HTTP API.
+
+Every string a client sends is bounded and clean (:data:`Text`): no NUL, which no
+database column can hold, and no lone surrogate, which no encoder can write. Every list
+and map is bounded too, so a request is refused before any work, never half-processed.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+MAX_ITEMS = 64  # items in one collection, and item= parameters in one read
+MAX_PURPOSES = 64  # purposes in one grant or revocation
+MAX_NAME = 63  # item and purpose names (the policy's own limit)
+MAX_ITEM_VALUE = 10_000  # the policy's largest max_length of an item
 
 
-def _refuse_nul(value: Any, location: str = "") -> None:
-    """Refuse NUL characters anywhere in a body: no database column can store them."""
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError(f"{location or 'a value'} contains a NUL character")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_nul(key, location)
-            _refuse_nul(item, f"{location}.{key}" if location else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_nul(item, f"{location}[{index}]")
+def clean(value: str) -> str:
+    """Refuse NUL characters and lone surrogates (no column or encoder takes them)."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate (not valid Unicode)") from None
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(clean)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME), AfterValidator(clean)]
+ItemValue = Annotated[StrictStr, Field(max_length=MAX_ITEM_VALUE), AfterValidator(clean)]
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        _refuse_nul(data)
-        return data
 
 
 class ConsentIn(_Body):
     """How the subject consented."""
 
     granted: StrictBool = Field(description="Whether the subject agreed.")
-    method: StrictStr = Field(
-        min_length=1, max_length=50, description="How: web-form, paper, email…"
-    )
-    text_hash: StrictStr | None = Field(
+    method: Text = Field(min_length=1, max_length=50, description="How: web-form, paper, email…")
+    text_hash: Text | None = Field(
         default=None,
         pattern=r"^[0-9a-f]{64}$",
         description="SHA-256 (hex) of the consent text shown to the subject.",
@@ -48,13 +53,15 @@ class ConsentIn(_Body):
 class CollectionCreate(_Body):
     """A collection: one subject's items for one purpose, with consent."""
 
-    purpose: StrictStr = Field(
+    purpose: Text = Field(
         min_length=1, max_length=63, description="A purpose id declared in the policy."
     )
-    items: dict[StrictStr, StrictStr] = Field(description="Item name → value.")
+    items: dict[Name, ItemValue] = Field(
+        max_length=MAX_ITEMS, description=f"Item name → value (at most {MAX_ITEMS})."
+    )
     consent: ConsentIn
-    channel: StrictStr = Field(default="api", min_length=1, max_length=50)
-    source: StrictStr | None = Field(default=None, max_length=200)
+    channel: Text = Field(default="api", min_length=1, max_length=50)
+    source: Text | None = Field(default=None, max_length=200)
 
 
 class CollectionCreated(BaseModel):
@@ -107,7 +114,7 @@ class LookupIn(_Body):
     """Find a subject by email or phone (in the body, so it never lands in a URL)."""
 
     kind: Literal["email", "phone"]
-    value: StrictStr = Field(min_length=1, max_length=320)
+    value: Text = Field(min_length=1, max_length=320)
 
 
 class LookupOut(BaseModel):
@@ -119,15 +126,15 @@ class LookupOut(BaseModel):
 class WithdrawIn(_Body):
     """A withdrawal of consent."""
 
-    method: StrictStr = Field(default="api", min_length=1, max_length=50)
+    method: Text = Field(default="api", min_length=1, max_length=50)
 
 
 class LoginIn(_Body):
     """A staff login; ``totp`` is needed from outside the trusted networks."""
 
-    username: StrictStr = Field(min_length=1, max_length=100)
-    password: StrictStr = Field(min_length=1, max_length=1024)
-    totp: StrictStr | None = Field(
+    username: Text = Field(min_length=1, max_length=100)
+    password: Text = Field(min_length=1, max_length=1024)
+    totp: Text | None = Field(
         default=None, pattern=r"^[0-9]{6}$", description="The current 6-digit TOTP code."
     )
 
@@ -145,17 +152,19 @@ class LoginOut(BaseModel):
 class PasswordChangeIn(_Body):
     """A staff member's own password change."""
 
-    current_password: StrictStr = Field(min_length=1, max_length=1024)
-    new_password: StrictStr = Field(min_length=1, max_length=1024)
+    current_password: Text = Field(min_length=1, max_length=1024)
+    new_password: Text = Field(min_length=1, max_length=1024)
 
 
 class StaffCreate(_Body):
     """A new account (one per person)."""
 
-    username: StrictStr = Field(min_length=1, max_length=100)
+    username: Text = Field(min_length=1, max_length=100)
     role: Literal["privacy_officer", "handler", "auditor", "admin"]
-    purposes: list[StrictStr] = Field(default_factory=list, description="A handler's grants.")
-    reason: StrictStr = Field(default="new account", min_length=1, max_length=400)
+    purposes: list[Name] = Field(
+        default_factory=list, max_length=MAX_PURPOSES, description="A handler's grants."
+    )
+    reason: Text = Field(default="new account", min_length=1, max_length=400)
 
 
 class StaffCredentials(BaseModel):
@@ -184,8 +193,8 @@ class StaffPublic(BaseModel):
 class GrantIn(_Body):
     """Purposes to grant a handler, and why."""
 
-    purposes: list[StrictStr] = Field(min_length=1)
-    reason: StrictStr = Field(min_length=1, max_length=400)
+    purposes: list[Name] = Field(min_length=1, max_length=MAX_PURPOSES)
+    reason: Text = Field(min_length=1, max_length=400)
 
 
 class GrantOut(BaseModel):
@@ -197,29 +206,29 @@ class GrantOut(BaseModel):
 class RevokeIn(_Body):
     """Grants to revoke, or the whole account (``account: true``), and why."""
 
-    purposes: list[StrictStr] = Field(default_factory=list)
+    purposes: list[Name] = Field(default_factory=list, max_length=MAX_PURPOSES)
     account: StrictBool = Field(default=False, description="Close the account (a leaver).")
-    reason: StrictStr = Field(min_length=1, max_length=400)
+    reason: Text = Field(min_length=1, max_length=400)
 
 
 class RoleIn(_Body):
     """A new role, and why."""
 
     role: Literal["privacy_officer", "handler", "auditor", "admin"]
-    reason: StrictStr = Field(min_length=1, max_length=400)
+    reason: Text = Field(min_length=1, max_length=400)
 
 
 class ReasonIn(_Body):
     """Why (an unlock)."""
 
-    reason: StrictStr = Field(default="unlocked", min_length=1, max_length=400)
+    reason: Text = Field(default="unlocked", min_length=1, max_length=400)
 
 
 class PasswordResetIn(_Body):
     """A password reset, optionally with a new TOTP secret."""
 
     new_totp: StrictBool = Field(default=False, description="Also issue a new TOTP secret.")
-    reason: StrictStr = Field(default="password reset", min_length=1, max_length=400)
+    reason: Text = Field(default="password reset", min_length=1, max_length=400)
 
 
 class GrantChangePublic(BaseModel):
@@ -234,13 +243,25 @@ class GrantChangePublic(BaseModel):
     reason: str
 
 
+class ProblemOut(BaseModel):
+    """One field at fault: its dotted name (``<undeclared>`` for a client-chosen one)."""
+
+    field: str
+    code: str
+    message: str
+
+
 class ErrorOut(BaseModel):
-    """Every error response."""
+    """Every error response: the first problem in ``field``/``code``, a few more listed."""
 
     error: str
     code: str
     detail: object | None = None
     field: str | None = None
+    problems: list[ProblemOut] = Field(
+        default_factory=list, description="At most 10 of the problems, in the order found."
+    )
+    problem_count: int = Field(default=0, description="How many problems there are in all.")
 
 
 class TreeHeadOut(BaseModel):

@@ -6,7 +6,9 @@ Rules (thresholds in :class:`haechi.config.MonitorSettings`):
 - ``download``: every download or export of personal data (which must carry a reason);
 - ``off_hours``: access to personal data outside working hours;
 - ``denied_burst``: many refused decisions by one actor within a few minutes;
-- ``failed_logins``: many failed logins for one account within a few minutes.
+- ``failed_logins``: many failed logins for one account within a few minutes;
+- ``integrity_failure``: stored data failed authentication on a read (raised at once
+  by the engine through :func:`record_alert`, not by a monitor run).
 
 Monitors read events after a cursor kept in the database and raise each alert at
 most once per actor and window. Alerts carry counts and event ids, never values.
@@ -26,7 +28,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from haechi.storage.tables import alerts, audit_events, audit_leaves, monitor_cursors
 
-__all__ = ["READ_ACTIONS", "Alert", "MonitorRules", "list_alerts", "run_monitors"]
+__all__ = ["READ_ACTIONS", "Alert", "MonitorRules", "list_alerts", "record_alert", "run_monitors"]
 
 READ_ACTIONS = frozenset({"view", "download", "export"})
 DOWNLOAD_ACTIONS = frozenset({"download", "export"})
@@ -128,19 +130,42 @@ class _Raiser:
         ).first()
         if overlapping is not None and rule != "download":
             return
-        result = self.connection.execute(
-            insert(alerts).values(
+        self.raised.append(
+            record_alert(
+                self.connection,
                 rule=rule,
                 actor=actor,
-                raised_at=self.now,
-                window_start=start,
-                window_end=end,
-                detail=json.dumps(detail, sort_keys=True),
+                now=self.now,
+                window=(start, end),
+                detail=detail,
             )
         )
-        key = result.inserted_primary_key
-        assert key is not None
-        self.raised.append(Alert(int(key[0]), rule, actor, self.now, start, end, detail))
+
+
+def record_alert(
+    connection: Connection,
+    *,
+    rule: str,
+    actor: str,
+    now: datetime,
+    window: tuple[datetime, datetime],
+    detail: dict[str, Any],
+) -> Alert:
+    """Store one alert (counts and ids in ``detail``, never values)."""
+    start, end = window
+    result = connection.execute(
+        insert(alerts).values(
+            rule=rule,
+            actor=actor,
+            raised_at=now,
+            window_start=start,
+            window_end=end,
+            detail=json.dumps(detail, sort_keys=True),
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return Alert(int(key[0]), rule, actor, now, start, end, detail)
 
 
 def _cursor(connection: Connection) -> int:

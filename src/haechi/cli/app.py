@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -172,6 +173,30 @@ def migrate(data: DataOption = None, database: DatabaseOption = None) -> None:
     out.print("Database schema is current.")
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or one line saying why not (a busy port…)."""
+    if not 1 <= port <= 65535:
+        raise ConfigurationError(f"--port must be between 1 and 65535, not {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigurationError(f"cannot listen on {host!r}: {_why(exc)}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {_why(exc)}") from None
+    return sock
+
+
+def _why(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
 @app.command()
 def serve(
     data: DataOption = None,
@@ -185,21 +210,31 @@ def serve(
     from haechi.api import create_app
 
     settings = load_settings(data, database)
-    if not (settings.data_dir / SETTINGS_FILE).is_file():
-        secrets_path = initialise(settings, database=database)
-        out.print(f"Initialised [bold]{settings.data_dir}[/bold] with the demo policy.")
-        _print_first_run(secrets_path)
-        settings = load_settings(data, database)
-    engine = Engine.open(settings)
-    bind_host = host or settings.server.host
-    bind_port = port or settings.server.port
-    out.print(f"Serving on http://{bind_host}:{bind_port} (API docs at /docs)")
+    server = settings.server
+    sock = _listening_socket(host or server.host, server.port if port is None else port)
     try:
-        uvicorn.run(
-            create_app(engine=engine, jobs=True), host=bind_host, port=bind_port, log_level="info"
+        if not (settings.data_dir / SETTINGS_FILE).is_file():
+            secrets_path = initialise(settings, database=database)
+            out.print(f"Initialised [bold]{settings.data_dir}[/bold] with the demo policy.")
+            _print_first_run(secrets_path)
+            settings = load_settings(data, database)
+        engine = Engine.open(settings)
+        bind_host, bind_port = sock.getsockname()[:2]
+        out.print(f"Serving on http://{bind_host}:{bind_port} (API docs at /docs)")
+        # The application resolves the client from server.trusted_proxies itself
+        # (haechi.api.middleware); uvicorn must never rewrite it from headers.
+        config = uvicorn.Config(
+            create_app(engine=engine, jobs=True),
+            log_level="info",
+            proxy_headers=False,
+            forwarded_allow_ips=[],
         )
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            engine.close()
     finally:
-        engine.close()
+        sock.close()
 
 
 @policy_app.command("check")
@@ -291,7 +326,7 @@ def main() -> None:
             for problem in exc.problems:
                 err.print(f"error: {problem}", markup=False)
         else:
-            err.print(f"error: {exc.message}", markup=False)
+            err.print(f"error: {exc.message}", markup=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from haechi.config import SETTINGS_FILE, Settings
 from haechi.engine import Engine
@@ -44,7 +45,19 @@ def load_settings(data: Path | None, database: str | None = None) -> Settings:
     overrides: dict[str, Any] = {}
     if database:
         overrides["database"] = {"url": database}
-    return Settings.load(data, **overrides)
+    try:
+        return Settings.load(data, **overrides)
+    except ValidationError as exc:
+        # One line naming each bad setting, never its value (it may be a password).
+        raise ConfigurationError(
+            "invalid settings: " + "; ".join(_setting_problem(error) for error in exc.errors())
+        ) from None
+
+
+def _setting_problem(error: Any) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message if message.startswith(location) else f"{location}: {message}"
 
 
 def open_engine(data: Path | None, database: str | None = None) -> Engine:

@@ -17,14 +17,14 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from haechi.errors import HaechiError
+from haechi.errors import IntegrityFailure
 
 __all__ = ["Sealer", "TamperedCiphertext", "item_context", "open_frame", "seal_frame"]
 
 _NONCE_BYTES = 12
 
 
-class TamperedCiphertext(HaechiError):
+class TamperedCiphertext(IntegrityFailure):
     """A sealed value failed authentication: altered, or moved from another row."""
 
     code = "CIPHERTEXT_TAMPERED"

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from haechi.crypto.envelope import open_frame, seal_frame
-from haechi.errors import ConfigurationError, HaechiError
+from haechi.errors import ConfigurationError, IntegrityFailure
 
 __all__ = [
     "DATA_KEY_BYTES",
@@ -43,7 +43,7 @@ DATA_KEY_BYTES = 32
 _MAGIC = "haechi-master-key-v1"
 
 
-class UnwrapError(HaechiError):
+class UnwrapError(IntegrityFailure):
     """A wrapped key could not be unwrapped (wrong master key or tampered bytes)."""
 
     code = "KEY_UNWRAP_FAILED"

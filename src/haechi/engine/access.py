@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from haechi.access import sessions
@@ -68,15 +69,18 @@ class AccessMixin(EngineBase):
         with self.transaction() as connection:
             return list_tokens(connection)
 
-    def authenticate(self, secret: str, *, password_change: bool = False) -> Actor:
+    def authenticate(
+        self, secret: str, *, password_change: bool = False, source_ip: str | None = None
+    ) -> Actor:
         """The actor behind an API token or staff session secret, as it stands now.
 
         A staff session's role and grants are read on every call, so a revocation
         bites on the very next one; an idle session ends (see :mod:`haechi.access.sessions`).
+        The actor carries ``source_ip``: every event it causes records where it came from.
         """
         if not secret.startswith(SESSION_PREFIX):
             with self.database.connect() as connection:
-                return authenticate(connection, secret)
+                return replace(authenticate(connection, secret), source_ip=source_ip)
         with self.transaction() as connection:
             result = sessions.authenticate_session(
                 connection,
@@ -84,11 +88,12 @@ class AccessMixin(EngineBase):
                 auth=self.settings.auth,
                 now=self.clock(),
                 password_change=password_change,
+                source_ip=source_ip,
             )
         if result.error is not None:
             raise result.error
         assert result.actor is not None
-        return result.actor
+        return replace(result.actor, source_ip=source_ip)
 
     def events(self, *, subject_id: str | None = None, limit: int = 100) -> list[AuditEvent]:
         """The newest audit events."""
@@ -119,6 +124,7 @@ class AccessMixin(EngineBase):
                     action=action,
                     outcome="denied",
                     code=refusal.code,
+                    source_ip=actor.source_ip,
                 )
                 error = refusal
             else:
@@ -289,10 +295,10 @@ class AccessMixin(EngineBase):
             raise result.error
         return result
 
-    def logout(self, secret: str) -> None:
+    def logout(self, secret: str, *, source_ip: str | None = None) -> None:
         """End a staff session."""
         with self.transaction() as connection:
-            sessions.logout(connection, secret=secret, now=self.clock())
+            sessions.logout(connection, secret=secret, now=self.clock(), source_ip=source_ip)
 
     def change_password(self, *, actor: Actor, current_password: str, new_password: str) -> None:
         """Replace a staff member's own password (required after a one-time password)."""
@@ -307,6 +313,7 @@ class AccessMixin(EngineBase):
                 new_password=new_password,
                 passwords=self._passwords,
                 now=self.clock(),
+                source_ip=actor.source_ip,
             )
         if refusal is not None:
             raise refusal

@@ -14,6 +14,7 @@ from haechi.access.decision import Actor, Reason
 from haechi.access.passwords import Passwords
 from haechi.access.totp import TotpBox
 from haechi.audit.events import MAX_REASON, declared_names, record_event
+from haechi.audit.monitor import record_alert
 from haechi.audit.signing import HeadSigner
 from haechi.config import Settings
 from haechi.crypto.blind_index import BlindIndex
@@ -22,6 +23,7 @@ from haechi.errors import (
     AccessDenied,
     ConfigurationError,
     HaechiError,
+    IntegrityFailure,
     InvalidInput,
     NotFound,
 )
@@ -167,6 +169,8 @@ class EngineBase:
         self, connection: Connection, actor: Actor, action: str, code: str, **event: Any
     ) -> int:
         """Record a refused decision (see :func:`haechi.audit.events.event_values`)."""
+        # The request's address, carried by the actor, unless the caller names one.
+        event["source_ip"] = event.get("source_ip") or actor.source_ip
         return record_event(
             connection,
             now=self.clock(),
@@ -190,6 +194,7 @@ class EngineBase:
         source_ip: str | None = None,
     ) -> AccessDenied | None:
         """Record and return a NO_GRANT refusal when ``actor`` lacks ``purpose``."""
+        source_ip = source_ip or actor.source_ip
         if actor.may_serve(purpose):
             return None
         event_id = self._record_denial(
@@ -205,6 +210,43 @@ class EngineBase:
         return AccessDenied(
             Reason.NO_GRANT.value, f"no grant for purpose {purpose!r}", audit_event_id=event_id
         )
+
+    def _integrity_alert(
+        self,
+        failure: IntegrityFailure,
+        *,
+        actor: Actor,
+        subject_id: str,
+        purpose: str,
+        source_ip: str | None,
+    ) -> None:
+        """Record, in a transaction of its own, that stored data failed authentication.
+
+        The read's own transaction is rolled back with its event; this event and an
+        alert for the privacy officer stay (ids and the error code only).
+        """
+        with self.transaction() as connection:
+            now = self.clock()
+            event_id = record_event(
+                connection,
+                now=now,
+                actor=actor.name,
+                actor_kind=actor.kind,
+                action="integrity_failure",
+                outcome="denied",
+                code=failure.code,
+                subject_id=subject_id,
+                purpose=purpose,
+                source_ip=source_ip or actor.source_ip,
+            )
+            record_alert(
+                connection,
+                rule="integrity_failure",
+                actor=actor.name,
+                now=now,
+                window=(now, now),
+                detail={"code": failure.code, "subject_id": subject_id, "event_id": event_id},
+            )
 
     def _refuse_before_reading(
         self,
@@ -300,7 +342,7 @@ class EngineBase:
                     subject_id=info.subject_id,
                     collection_id=collection_id,
                     purpose=info.purpose,
-                    source_ip=source_ip,
+                    source_ip=source_ip or actor.source_ip,
                 )
         if refusal is not None:
             raise refusal

@@ -15,7 +15,7 @@ from haechi.engine.base import (
     declared_finding_types,
     reason_problem,
 )
-from haechi.errors import AccessDenied, Conflict, InvalidInput
+from haechi.errors import AccessDenied, Conflict, IntegrityFailure, InvalidInput
 from haechi.policy.schema import ItemKind, hold_purpose
 from haechi.retention import destruction, records
 from haechi.retention.destruction import ShredResult
@@ -127,20 +127,26 @@ class SubjectsMixin(EngineBase):
                 items=items or [],
                 source_ip=source_ip,
             )
-        with raw_transaction(self.database) as cursor:
-            outcome = self._reader.read(
-                cursor,
-                policy=self.policy.policy,
-                keys=self.keys,
-                actor=actor,
-                subject_id=subject_id,
-                purpose=purpose,
-                wanted=items,
-                reason=reason,
-                source_ip=source_ip,
-                now=self.clock(),
-                action="download" if download else "view",
+        try:
+            with raw_transaction(self.database) as cursor:
+                outcome = self._reader.read(
+                    cursor,
+                    policy=self.policy.policy,
+                    keys=self.keys,
+                    actor=actor,
+                    subject_id=subject_id,
+                    purpose=purpose,
+                    wanted=items,
+                    reason=reason,
+                    source_ip=source_ip,
+                    now=self.clock(),
+                    action="download" if download else "view",
+                )
+        except IntegrityFailure as failure:
+            self._integrity_alert(
+                failure, actor=actor, subject_id=subject_id, purpose=purpose, source_ip=source_ip
             )
+            raise
         if outcome.error is not None:
             raise outcome.error
         return outcome.values

@@ -1,0 +1,1 @@
+"""One router per area of the HTTP API, composed by :func:`haechi.api.create_app`."""

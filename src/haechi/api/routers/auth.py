@@ -1,0 +1,45 @@
+"""Staff sessions: log in, log out, change one's own password."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from haechi.access.decision import Actor
+from haechi.api.deps import ERRORS, BearerDep, EngineDep, IpDep, password_changer, secret_of
+from haechi.api.schemas import LoginIn, LoginOut, PasswordChangeIn
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+
+@router.post("/auth/login", response_model=LoginOut, tags=["staff"])
+def login(body: LoginIn, engine: EngineDep, ip: IpDep) -> LoginOut:
+    """Open a staff session; a TOTP code is required from outside the trusted networks."""
+    result = engine.login(
+        username=body.username, password=body.password, totp=body.totp, source_ip=ip
+    )
+    assert result.secret is not None
+    return LoginOut(
+        token=result.secret,
+        must_change_password=result.must_change_password,
+        idle_timeout_minutes=engine.settings.auth.idle_timeout_minutes,
+    )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
+def logout(engine: EngineDep, credentials: BearerDep, ip: IpDep) -> None:
+    """End the calling staff session."""
+    engine.logout(secret_of(credentials), source_ip=ip)
+
+
+@router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
+def change_password(
+    body: PasswordChangeIn, engine: EngineDep, actor: Annotated[Actor, Depends(password_changer)]
+) -> None:
+    """Change one's own password (required after a one-time password)."""
+    engine.change_password(
+        actor=actor, current_password=body.current_password, new_password=body.new_password
+    )

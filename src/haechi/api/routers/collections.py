@@ -1,0 +1,84 @@
+"""Collections: collect, read a collection's state, withdraw consent, mark accomplished."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from haechi.api.deps import ERRORS, ActorDep, EngineDep, IdPath, IpDep
+from haechi.api.schemas import (
+    CollectionCreate,
+    CollectionCreated,
+    CollectionDestroyed,
+    CollectionPublic,
+    WithdrawIn,
+)
+from haechi.subjects.service import ConsentEvidence
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+
+@router.post("/collections", status_code=status.HTTP_201_CREATED, response_model=CollectionCreated)
+def create_collection(
+    body: CollectionCreate, engine: EngineDep, actor: ActorDep, ip: IpDep
+) -> CollectionCreated:
+    """Collect a subject's items for one purpose, with consent evidence."""
+    result = engine.collect(
+        purpose=body.purpose,
+        items=body.items,
+        consent=ConsentEvidence(
+            granted=body.consent.granted,
+            method=body.consent.method,
+            text_hash=body.consent.text_hash,
+            source_ip=ip,
+        ),
+        channel=body.channel,
+        source=body.source,
+        actor=actor,
+    )
+    return CollectionCreated(
+        subject_id=result.subject_id,
+        collection_id=result.collection_id,
+        expires_at=result.expires_at,
+        created=result.created,
+    )
+
+
+@router.get("/collections/{collection_id}", response_model=CollectionPublic | CollectionDestroyed)
+def read_collection(
+    collection_id: IdPath, engine: EngineDep, actor: ActorDep
+) -> CollectionPublic | CollectionDestroyed:
+    """A collection's state and dates; a destroyed one shows its state and certificate only."""
+    info = engine.collection(collection_id, actor=actor)
+    if info.state.value == "destroyed":
+        return CollectionDestroyed(
+            id=info.id, state=info.state.value, certificate_id=engine.certificate_for(info.id)
+        )
+    return CollectionPublic(
+        id=info.id,
+        subject_id=info.subject_id,
+        purpose=info.purpose,
+        state=info.state.value,
+        consented=info.consented,
+        policy_version=info.policy_version,
+        collected_at=info.collected_at,
+        updated_at=info.updated_at,
+        expires_at=info.expires_at,
+        due_at=info.due_at,
+        accomplished_at=info.accomplished_at,
+    )
+
+
+@router.post("/collections/{collection_id}/withdraw", status_code=status.HTTP_204_NO_CONTENT)
+def withdraw(
+    collection_id: IdPath, body: WithdrawIn, engine: EngineDep, actor: ActorDep, ip: IpDep
+) -> None:
+    """Record the subject's withdrawal of consent; use stops at once."""
+    engine.withdraw_consent(collection_id, method=body.method, source_ip=ip, actor=actor)
+
+
+@router.post("/collections/{collection_id}/accomplished", status_code=status.HTTP_204_NO_CONTENT)
+def accomplished(collection_id: IdPath, engine: EngineDep, actor: ActorDep) -> None:
+    """Record that the collection's purpose is accomplished; it is destroyed within the grace."""
+    engine.mark_accomplished(collection_id, actor=actor)
