@@ -13,6 +13,20 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from haechi.policy.durations import Period, parse_period
+from haechi.policy.published import (
+    Channel,
+    DestructionStep,
+    ElectronicMethod,
+    Localized,
+    PaperDestruction,
+    Phone,
+    Portal,
+    Remedy,
+    RightKind,
+    SafetyMeasure,
+    StatutoryForms,
+    WebAddress,
+)
 
 __all__ = [
     "HOLD_PREFIX",
@@ -42,17 +56,6 @@ Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Localized(_Strict):
-    """A text in Korean and English."""
-
-    ko: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-
-    def get(self, language: str) -> str:
-        """The text in ``language`` (``ko`` or ``en``), Korean otherwise."""
-        return self.en if language == "en" else self.ko
 
 
 class ItemKind(StrEnum):
@@ -101,15 +104,16 @@ class Contact(_Strict):
     name: Localized
     title: Localized | None = None
     department: Localized | None = None
-    phone: str = Field(min_length=3)
+    phone: Phone
     email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    fax: Phone | None = None
 
 
 class Controller(_Strict):
     """The company that decides why and how personal data is processed."""
 
     name: Localized
-    website: str | None = None
+    website: WebAddress | None = None
     address: Localized | None = None
 
 
@@ -198,14 +202,28 @@ class Purpose(_Strict):
 class RightsRules(_Strict):
     """How people exercise their rights, and how fast the controller answers."""
 
-    channels: list[str] = Field(min_length=1)
+    kinds: list[RightKind] = Field(default_factory=lambda: list(RightKind), min_length=1)
+    channels: list[Channel] = Field(min_length=1)
     response_days: int = Field(default=10, ge=1, le=10)
+    web: WebAddress | None = Field(default=None, description="Where the web channel is.")
+    portal: Portal | None = Field(default=None, description="The national portal's route.")
+    forms: StatutoryForms = Field(default_factory=StatutoryForms)
+    representatives: bool = Field(
+        default=True, description="Whether a legal representative or delegate may act."
+    )
 
 
 class DestructionRules(_Strict):
-    """How soon data is destroyed once its clock runs out."""
+    """How soon and how data is destroyed once its clock runs out."""
 
     grace_days: int = Field(default=5, ge=0, le=5)
+    procedure: list[DestructionStep] = Field(default_factory=lambda: list(DestructionStep))
+    electronic: list[ElectronicMethod] = Field(
+        default_factory=lambda: list(ElectronicMethod), min_length=1
+    )
+    paper: list[PaperDestruction] = Field(
+        default_factory=lambda: list(PaperDestruction), min_length=1
+    )
 
 
 class NoticeRules(_Strict):
@@ -248,6 +266,8 @@ class Policy(_Strict):
     destruction: DestructionRules = Field(default_factory=DestructionRules)
     notice: NoticeRules = Field(default_factory=NoticeRules)
     access_log: AccessLogRules = Field(default_factory=AccessLogRules)
+    remedies: list[Remedy] = Field(default_factory=list)
+    safety_measures: list[SafetyMeasure] = Field(default_factory=list)
 
     def purpose(self, purpose_id: str) -> Purpose | None:
         """The purpose called ``purpose_id``, if declared."""
