@@ -6,6 +6,7 @@ is a problem ``policy check`` reports, not a line that fails someone later.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -15,6 +16,7 @@ __all__ = ["check_phone", "check_web_address"]
 
 # Numbers are read as dialled in Korea, where the controller and the institutions are.
 _REGION = "KR"
+_DIALLED = re.compile(r"\+?[0-9][0-9 ()-]*[0-9]")
 
 
 def check_phone(value: str) -> str:
@@ -24,6 +26,9 @@ def check_phone(value: str) -> str:
     short codes of public services (118, 182, 1301, …) are not full numbers, so they
     are accepted explicitly when ``phonenumbers`` knows them as Korean short numbers.
     """
+    # phonenumbers reads letters as keypad digits (1-800-FLOWERS); a policy gives digits.
+    if not _DIALLED.fullmatch(value):
+        raise ValueError("is not a phone number: digits, spaces, hyphens, brackets, a leading +")
     try:
         number = phonenumbers.parse(value, _REGION)
     except phonenumbers.NumberParseException:

@@ -30,6 +30,7 @@ from haechi.policy.published import (
 
 __all__ = [
     "HOLD_PREFIX",
+    "LARGE_LOG_RETENTION",
     "AccessLogRules",
     "Consent",
     "Contact",
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 HOLD_PREFIX = "hold:"
+# Access records are kept at least two years once an installation holds this many
+# subjects (Standards Art. 8); the count is the setting audit.large_installation_subjects.
+LARGE_LOG_RETENTION = "P2Y"
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
@@ -136,8 +140,8 @@ class LegalHold(_Strict):
     from the day it was due; then it is destroyed like any other.
     """
 
-    statute: str = Field(
-        min_length=1, max_length=200, description="The law and article that require keeping."
+    statute: Annotated[str, Field(min_length=1, max_length=200)] | Localized = Field(
+        description="The law and article that require keeping (one text, or ko and en)."
     )
     retention: str = Field(description="How long the law requires keeping (ISO-8601 period).")
 
@@ -151,6 +155,10 @@ class LegalHold(_Strict):
     def retention_period(self) -> Period:
         """The hold as a calendar period."""
         return parse_period(self.retention)
+
+    def statute_text(self, language: str) -> str:
+        """The statute in ``language`` when the file gives it in both languages."""
+        return self.statute if isinstance(self.statute, str) else self.statute.get(language)
 
 
 def hold_purpose(purpose_id: str) -> str:
