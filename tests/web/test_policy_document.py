@@ -246,3 +246,23 @@ def test_a_shorter_marketing_retention_changes_document_and_engine(
         expected = period_of(stated).after(now)
         assert result.expires_at == expected
         assert result.expires_at.astimezone(UTC) < datetime(now.year + 1, now.month, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("trusted", "stated"),
+    [
+        (["10.0.0.0/8"], "from outside our trusted networks need a second factor"),
+        ([], "need a second factor (a one-time code) at every login"),
+        (["0.0.0.0/0"], None),
+    ],
+)
+def test_second_factor_is_claimed_only_where_it_is_asked(
+    trusted: list[str], stated: str | None
+) -> None:
+    """It claims a second factor outside trusted networks, at every login, or not at all."""
+    settings = Settings(auth={**CHEAP_ARGON2, "trusted_networks": trusted})
+    measures = html(settings=settings).section("Technical measures")
+    if stated is None:
+        assert "second factor" not in measures
+    else:
+        assert stated in measures

@@ -74,3 +74,22 @@ def test_invalid_policy_file_exits_2(data: Path) -> None:
     result = haechi("policy", "render", "--data", str(data))
     assert result.returncode == 2
     assert "remedies[0].phone" in result.stderr
+
+
+def test_policy_check_locates_each_published_part_problem(data: Path) -> None:
+    """It exits 2 and prints each bad remedy phone, site and audit frequency with its location."""
+    policy = data / "policy.toml"
+    text = (
+        policy.read_text(encoding="utf-8")
+        .replace('phone = "182"', 'phone = "18"')
+        .replace('site = "https://www.spo.go.kr"', 'site = "www.spo.go.kr"')
+        .replace('frequency = "P3M"', 'frequency = "P1Y"')
+    )
+    policy.write_text(text, encoding="utf-8")
+    result = haechi("policy", "check", str(policy))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert any("remedies[3].phone" in line for line in lines)
+    assert any("remedies[2].site" in line for line in lines)
+    assert any("safety_measures[0].frequency" in line for line in lines)
+    assert lines[-1] == "3 problem(s) found."

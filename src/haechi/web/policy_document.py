@@ -8,6 +8,7 @@ settings and Haechi's own constants, so the document states what the engine does
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import ip_network
 
 from haechi.config import Settings
 from haechi.crypto.keys import DATA_KEY_BYTES
@@ -34,6 +35,7 @@ class TechnicalMeasures:
     large_installation_subjects: int
     seal_interval_seconds: float
     lockout_threshold: int
+    second_factor: str
     idle_timeout_minutes: int
     monitor_subjects_per_hour: int
     hash_algorithm: str
@@ -50,10 +52,25 @@ def technical_measures(policy: Policy, settings: Settings) -> TechnicalMeasures:
         large_installation_subjects=settings.audit.large_installation_subjects,
         seal_interval_seconds=settings.audit.seal_interval_seconds,
         lockout_threshold=settings.auth.lockout_threshold,
+        second_factor=_second_factor(settings.auth.trusted_networks),
         idle_timeout_minutes=settings.auth.idle_timeout_minutes,
         monitor_subjects_per_hour=settings.monitor.distinct_subjects_per_hour,
         hash_algorithm="Argon2id",
     )
+
+
+def _second_factor(trusted: list[str]) -> str:
+    """When a TOTP code is asked: ``always``, ``outside`` trusted networks, or ``never``.
+
+    A trusted ``0.0.0.0/0`` or ``::/0`` lets a whole address family in on a password
+    alone, so the document then claims no second factor at all.
+    """
+    networks = [ip_network(network, strict=False) for network in trusted]
+    if not networks:
+        return "always"
+    if any(network.prefixlen == 0 for network in networks):
+        return "never"
+    return "outside"
 
 
 def _measures(policy: Policy, category: MeasureCategory) -> list[SafetyMeasure]:
