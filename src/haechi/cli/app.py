@@ -30,6 +30,7 @@ from haechi.cli.common import (
     load_settings,
     opened,
 )
+from haechi.cli.policy import render as policy_render
 from haechi.cli.retention import destruction_app, sweep
 from haechi.cli.scan import scan
 from haechi.cli.staff import operator, staff_app
@@ -53,6 +54,7 @@ app = typer.Typer(
 policy_app = typer.Typer(help="Check and inspect policy files.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for services, limited to purposes.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+policy_app.command("render")(policy_render)
 app.add_typer(tokens_app, name="tokens")
 app.command("scan")(scan)
 app.add_typer(audit_app, name="audit")

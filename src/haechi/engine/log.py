@@ -22,6 +22,7 @@ from haechi.audit.verify import (
 )
 from haechi.engine.base import _UNIQUE_IDENTIFIERS, EngineBase
 from haechi.policy.durations import Period, parse_period
+from haechi.policy.schema import LARGE_LOG_RETENTION
 from haechi.storage.tables import alerts as alerts_table
 from haechi.storage.tables import subjects as subjects_table
 from haechi.storage.tables import tree_heads
@@ -95,7 +96,7 @@ class LogMixin(EngineBase):
         if self._holds_special_items() or (
             self.subject_count() >= self.settings.audit.large_installation_subjects
         ):
-            floor = parse_period("P2Y")
+            floor = parse_period(LARGE_LOG_RETENTION)
             if floor.approx_days > declared.approx_days:
                 return floor
         return declared

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from haechi.errors import PolicyInvalid, PolicyProblem
+from haechi.policy.checks import published_checks
 from haechi.policy.schema import ItemKind, Policy
 
 __all__ = ["LoadedPolicy", "check_policy_text", "load_policy", "parse_policy"]
@@ -50,6 +51,7 @@ def check_policy_text(text: str) -> list[PolicyProblem]:
     # Cross-references are checked on the raw document so that they are reported
     # alongside shape errors, not only once those are fixed.
     problems.extend(_cross_checks(raw))
+    problems.extend(published_checks(raw))
     return problems
 
 
@@ -89,7 +91,11 @@ def _toml_problem(exc: tomllib.TOMLDecodeError) -> tuple[str, str]:
 
 
 def _problem_of(error: Any) -> PolicyProblem:
-    location = ".".join(str(part) for part in error["loc"]) or "(file)"
+    # List positions read as in the cross-checks: safety_measures[0].kind.
+    location = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
+    ).removeprefix(".")
+    location = location or "(file)"
     message = str(error["msg"])
     if message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")

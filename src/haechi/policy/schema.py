@@ -13,9 +13,24 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from haechi.policy.durations import Period, parse_period
+from haechi.policy.published import (
+    Channel,
+    DestructionStep,
+    ElectronicMethod,
+    Localized,
+    PaperDestruction,
+    Phone,
+    Portal,
+    Remedy,
+    RightKind,
+    SafetyMeasure,
+    StatutoryForms,
+    WebAddress,
+)
 
 __all__ = [
     "HOLD_PREFIX",
+    "LARGE_LOG_RETENTION",
     "AccessLogRules",
     "Consent",
     "Contact",
@@ -36,23 +51,15 @@ __all__ = [
 ]
 
 HOLD_PREFIX = "hold:"
+# Access records are kept at least two years once an installation holds this many
+# subjects (Standards Art. 8); the count is the setting audit.large_installation_subjects.
+LARGE_LOG_RETENTION = "P2Y"
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Localized(_Strict):
-    """A text in Korean and English."""
-
-    ko: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-
-    def get(self, language: str) -> str:
-        """The text in ``language`` (``ko`` or ``en``), Korean otherwise."""
-        return self.en if language == "en" else self.ko
 
 
 class ItemKind(StrEnum):
@@ -101,15 +108,16 @@ class Contact(_Strict):
     name: Localized
     title: Localized | None = None
     department: Localized | None = None
-    phone: str = Field(min_length=3)
+    phone: Phone
     email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    fax: Phone | None = None
 
 
 class Controller(_Strict):
     """The company that decides why and how personal data is processed."""
 
     name: Localized
-    website: str | None = None
+    website: WebAddress | None = None
     address: Localized | None = None
 
 
@@ -139,8 +147,8 @@ class LegalHold(_Strict):
     from the day it was due; then it is destroyed like any other.
     """
 
-    statute: str = Field(
-        min_length=1, max_length=200, description="The law and article that require keeping."
+    statute: Annotated[str, Field(min_length=1, max_length=200)] | Localized = Field(
+        description="The law and article that require keeping (one text, or ko and en)."
     )
     retention: str = Field(description="How long the law requires keeping (ISO-8601 period).")
 
@@ -154,6 +162,10 @@ class LegalHold(_Strict):
     def retention_period(self) -> Period:
         """The hold as a calendar period."""
         return parse_period(self.retention)
+
+    def statute_text(self, language: str) -> str:
+        """The statute in ``language`` when the file gives it in both languages."""
+        return self.statute if isinstance(self.statute, str) else self.statute.get(language)
 
 
 def hold_purpose(purpose_id: str) -> str:
@@ -205,14 +217,28 @@ class Purpose(_Strict):
 class RightsRules(_Strict):
     """How people exercise their rights, and how fast the controller answers."""
 
-    channels: list[str] = Field(min_length=1)
+    kinds: list[RightKind] = Field(default_factory=lambda: list(RightKind), min_length=1)
+    channels: list[Channel] = Field(min_length=1)
     response_days: int = Field(default=10, ge=1, le=10)
+    web: WebAddress | None = Field(default=None, description="Where the web channel is.")
+    portal: Portal | None = Field(default=None, description="The national portal's route.")
+    forms: StatutoryForms = Field(default_factory=StatutoryForms)
+    representatives: bool = Field(
+        default=True, description="Whether a legal representative or delegate may act."
+    )
 
 
 class DestructionRules(_Strict):
-    """How soon data is destroyed once its clock runs out."""
+    """How soon and how data is destroyed once its clock runs out."""
 
     grace_days: int = Field(default=5, ge=0, le=5)
+    procedure: list[DestructionStep] = Field(default_factory=lambda: list(DestructionStep))
+    electronic: list[ElectronicMethod] = Field(
+        default_factory=lambda: list(ElectronicMethod), min_length=1
+    )
+    paper: list[PaperDestruction] = Field(
+        default_factory=lambda: list(PaperDestruction), min_length=1
+    )
 
 
 class NoticeRules(_Strict):
@@ -255,6 +281,8 @@ class Policy(_Strict):
     destruction: DestructionRules = Field(default_factory=DestructionRules)
     notice: NoticeRules = Field(default_factory=NoticeRules)
     access_log: AccessLogRules = Field(default_factory=AccessLogRules)
+    remedies: list[Remedy] = Field(default_factory=list)
+    safety_measures: list[SafetyMeasure] = Field(default_factory=list)
 
     def purpose(self, purpose_id: str) -> Purpose | None:
         """The purpose called ``purpose_id``, if declared."""
