@@ -15,7 +15,7 @@ from haechi.crypto.keys import LocalKeyProvider
 from haechi.engine import SYSTEM
 from haechi.policy import demo_policy_text, parse_policy
 from tests.api.test_staff_api import NEW_PASSWORD, bearer, login, officer_session
-from tests.conftest import CHEAP_ARGON2, Database, FakeClock
+from tests.conftest import Database, FakeClock, cheap_auth
 
 PROXIES = (ip_network("10.0.0.0/8"),)
 
@@ -51,7 +51,7 @@ def proxied(
         keys=keys,
         settings=Settings(
             data_dir=settings.data_dir,
-            auth=CHEAP_ARGON2,
+            auth=cheap_auth(),
             server={"trusted_proxies": ["10.0.0.0/8"]},
         ),
         clock=clock,

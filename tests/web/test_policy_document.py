@@ -15,7 +15,7 @@ from haechi.crypto.keys import DATA_KEY_BYTES, LocalKeyProvider, new_data_key
 from haechi.engine import SYSTEM
 from haechi.policy import Policy, demo_policy_text, parse_policy
 from haechi.web import render_policy
-from tests.conftest import CHEAP_ARGON2, Database, FakeClock
+from tests.conftest import Database, FakeClock, cheap_auth
 from tests.web.reading import Document, markdown_headings, period_of, read_html
 
 DEMO = demo_policy_text()
@@ -114,7 +114,7 @@ def test_deadlines_are_the_policy_files() -> None:
 def test_technical_measures_are_read_from_the_settings() -> None:
     """It states the cipher, log retention, sealing, lockout, second factor and timeout in force."""
     settings = Settings(
-        auth={**CHEAP_ARGON2, "lockout_threshold": 7, "idle_timeout_minutes": 45},
+        auth=cheap_auth(lockout_threshold=7, idle_timeout_minutes=45),
         audit={"seal_interval_seconds": 2.5, "large_installation_subjects": 80_000},
         monitor={"distinct_subjects_per_hour": 250},
     )
@@ -260,7 +260,7 @@ def test_second_factor_is_claimed_only_where_it_is_asked(
     trusted: list[str], stated: str | None
 ) -> None:
     """It claims a second factor outside trusted networks, at every login, or not at all."""
-    settings = Settings(auth={**CHEAP_ARGON2, "trusted_networks": trusted})
+    settings = Settings(auth=cheap_auth(trusted_networks=trusted))
     measures = html(settings=settings).section("Technical measures")
     if stated is None:
         assert "second factor" not in measures
