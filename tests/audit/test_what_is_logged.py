@@ -155,3 +155,26 @@ def test_a_refusal_before_reading_names_only_a_subject_that_exists(
         "REASON_REQUIRED",
     )
     assert PROBE[:40] not in every_logged_value(database)
+
+
+@pytest.mark.parametrize("purpose", ["lottery_winners", "hold:lottery_winners"])
+def test_a_name_shaped_undeclared_purpose_is_neither_logged_nor_echoed(
+    engine: Engine, database: Database, person: dict[str, str], purpose: str
+) -> None:
+    """It records an ungranted, undeclared purpose as undeclared, even when name-shaped."""
+    with pytest.raises(AccessDenied) as refused:
+        engine.collect(purpose=purpose, items=person, consent=YES, actor=SERVICE)
+    assert refused.value.code == "NO_GRANT"
+    assert "lottery" not in said(refused.value)
+    assert newest(engine).purpose == "<undeclared>"
+    assert "lottery" not in every_logged_value(database)
+
+
+def test_a_declared_purpose_is_still_named_in_a_refusal(
+    engine: Engine, person: dict[str, str]
+) -> None:
+    """It names a declared purpose the actor holds no grant for, as the README shows."""
+    with pytest.raises(AccessDenied) as refused:
+        engine.collect(purpose="marketing", items=person, consent=YES, actor=SERVICE)
+    assert "'marketing'" in str(refused.value)
+    assert newest(engine).purpose == "marketing"

@@ -197,6 +197,7 @@ class EngineBase:
         source_ip = source_ip or actor.source_ip
         if actor.may_serve(purpose):
             return None
+        logged = declared_names(self.policy.policy, purpose=purpose)
         event_id = self._record_denial(
             connection,
             actor,
@@ -204,12 +205,13 @@ class EngineBase:
             Reason.NO_GRANT.value,
             subject_id=subject_id,
             collection_id=collection_id,
-            purpose=purpose,
+            **logged,
             source_ip=source_ip,
         )
-        return AccessDenied(
-            Reason.NO_GRANT.value, f"no grant for purpose {purpose!r}", audit_event_id=event_id
-        )
+        # Only a declared purpose is named back: anything else is the caller's text.
+        named = logged["purpose"] == purpose
+        message = f"no grant for purpose {purpose!r}" if named else "no grant for this purpose"
+        return AccessDenied(Reason.NO_GRANT.value, message, audit_event_id=event_id)
 
     def _integrity_alert(
         self,
