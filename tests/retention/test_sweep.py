@@ -8,7 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from haechi import AccessDenied, Actor, Conflict, ConsentEvidence, Engine, InvalidInput, NotFound
+from haechi.config import Settings
+from haechi.crypto.keys import LocalKeyProvider
 from haechi.engine import SYSTEM
+from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.tables import (
     audit_events,
     data_keys,
@@ -250,3 +253,27 @@ def test_paper_destruction_is_recorded(engine: Engine) -> None:
     assert caught.value.field == "method"
     with pytest.raises(InvalidInput):
         engine.record_paper(description="x", method="shredding", destroyed_by="Kim", witness="Kim")
+
+
+def test_paper_methods_are_the_policys(
+    database: Database, keys: LocalKeyProvider, clock: FakeClock, settings: Settings
+) -> None:
+    """It takes only the paper methods the policy declares, as the published policy says."""
+    text = demo_policy_text().replace(
+        'paper = ["shredding", "incineration"]', 'paper = ["shredding"]'
+    )
+    assert text != demo_policy_text()
+    engine = Engine(
+        database=database.engine,
+        policy=parse_policy(text),
+        keys=keys,
+        settings=settings,
+        clock=clock,
+    )
+    engine.record_paper(description="box 4", method="shredding", destroyed_by="Kim", witness="Lee")
+    with pytest.raises(InvalidInput) as caught:
+        engine.record_paper(
+            description="box 5", method="incineration", destroyed_by="Kim", witness="Lee"
+        )
+    assert caught.value.field == "method"
+    assert "(shredding)" in str(caught.value)

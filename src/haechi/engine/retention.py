@@ -126,6 +126,7 @@ class RetentionMixin(EngineBase):
                 witness=witness,
                 destroyed_at=destroyed_at or now,
                 now=now,
+                declared=self.policy.policy.destruction.paper,
             )
             record_event(
                 connection,

@@ -79,7 +79,7 @@ class ElectronicMethod(StrEnum):
 
 
 class PaperDestruction(StrEnum):
-    """How paper is destroyed (Decree Art. 16(1)2); the values of ``records.PaperMethod``."""
+    """How paper is destroyed (Decree Art. 16(1)2); paper records take only declared ones."""
 
     SHREDDING = "shredding"
     INCINERATION = "incineration"

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, case, insert, select, update
 
 from haechi.access.decision import CollectionState
 from haechi.errors import Conflict, InvalidInput, NotFound
+from haechi.policy.published import PaperDestruction
 from haechi.storage.tables import (
     collections,
     destruction_batches,
@@ -40,11 +41,9 @@ __all__ = [
 ]
 
 
-class PaperMethod(StrEnum):
-    """How paper documents are destroyed (Decree Art. 16(1)2)."""
-
-    SHREDDING = "shredding"
-    INCINERATION = "incineration"
+# How paper documents are destroyed (Decree Art. 16(1)2): the methods a policy may
+# declare; record_paper takes only those the policy in force declares.
+PaperMethod = PaperDestruction
 
 
 @dataclass(frozen=True)
@@ -229,12 +228,19 @@ def record_paper(
     witness: str,
     destroyed_at: datetime,
     now: datetime,
+    declared: Sequence[PaperMethod] = tuple(PaperMethod),
 ) -> PaperRecord:
-    """Register destroyed paper documents (the description names documents, never values)."""
-    try:
-        paper_method = PaperMethod(method)
-    except ValueError:
-        raise InvalidInput("method must be shredding or incineration", field="method") from None
+    """Register destroyed paper documents (the description names documents, never values).
+
+    ``declared``: the paper methods the policy declares; any other is refused.
+    """
+    allowed = [method.value for method in declared]
+    if method not in allowed:
+        declared_text = " or ".join(allowed) or "none"
+        raise InvalidInput(
+            f"method must be one the policy declares ({declared_text})", field="method"
+        )
+    paper_method = PaperMethod(method)
     for name, value, limit in (
         ("what", description, 500),
         ("by", destroyed_by, 100),
