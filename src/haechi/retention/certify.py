@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from haechi.access.decision import CollectionState
+from haechi.retention.identifiers import forget_identifiers
 from haechi.retention.plan import METHOD
 from haechi.storage.tables import (
     audit_events,
@@ -160,6 +161,7 @@ def certify(
         .where(collections.c.id.in_(ids))
         .values(state=CollectionState.DESTROYED.value, updated_at=now)
     )
+    forget_identifiers(connection, ids)
     batch.destroyed += len(ids)
     connection.execute(
         update(destruction_batches)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, delete, select, update
 from haechi.access.decision import Actor, CollectionState, Reason
 from haechi.errors import NotFound
 from haechi.policy.schema import hold_purpose
+from haechi.retention.identifiers import forget_identifiers
 from haechi.retention.separation import delete_separated
 from haechi.storage.tables import collections, data_keys, items, separated_items
 
@@ -115,4 +116,5 @@ def shred(connection: Connection, target: DestructionTarget, *, now: datetime) -
         .where(collections.c.id == target.id)
         .values(state=CollectionState.DESTROYED.value, updated_at=now)
     )
+    forget_identifiers(connection, [target.id])
     return result
