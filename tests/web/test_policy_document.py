@@ -266,3 +266,24 @@ def test_second_factor_is_claimed_only_where_it_is_asked(
         assert "second factor" not in measures
     else:
         assert stated in measures
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["sensitive = true\n", ""],
+    ids=["sensitive", "plain"],
+)
+def test_the_log_period_stated_is_the_engines_for_special_items(
+    database: Database, keys: LocalKeyProvider, clock: FakeClock, settings: Settings, extra: str
+) -> None:
+    """It states two years at any size once an item is sensitive, as the engine keeps it."""
+    text = DEMO.replace('kind = "name"\n', f'kind = "name"\n{extra}', 1)
+    loaded = parse_policy(text)
+    engine = Engine(
+        database=database.engine, policy=loaded, keys=keys, settings=settings, clock=clock
+    )
+    measures = html(loaded.policy).section("Technical measures")
+    kept = re.search(r"kept for ([^,.]+?)(, or|\.)", measures)
+    assert kept is not None
+    assert span(period_of(kept.group(1))) == span(engine.log_retention())
+    assert ("once we hold data on" in measures) is (not extra)

@@ -28,7 +28,7 @@ from haechi.errors import (
     NotFound,
 )
 from haechi.policy.loader import LoadedPolicy, load_policy
-from haechi.policy.schema import IdentifierFormat, ItemKind, Policy
+from haechi.policy.schema import UNIQUE_IDENTIFIERS, ItemKind, Policy
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import current_revision, head_revision, upgrade
 from haechi.storage.tables import policy_versions
@@ -43,14 +43,7 @@ SYSTEM = Actor(name="system", kind="system", purposes=frozenset(), all_purposes=
 
 # Finding types of the scanner that are unique identifiers (PIPA Art. 24): refused in
 # free text unless the policy declares an item for them.
-_UNIQUE_IDENTIFIERS = frozenset(
-    {
-        IdentifierFormat.RRN.value,
-        IdentifierFormat.FOREIGN_RRN.value,
-        IdentifierFormat.PASSPORT.value,
-        IdentifierFormat.DRIVER_LICENSE.value,
-    }
-)
+_UNIQUE_IDENTIFIERS = frozenset(kind.value for kind in UNIQUE_IDENTIFIERS)
 
 
 def declared_finding_types(policy: Policy) -> frozenset[str]:

@@ -20,7 +20,7 @@ from haechi.audit.verify import (
     prove_inclusion,
     verify_log,
 )
-from haechi.engine.base import _UNIQUE_IDENTIFIERS, EngineBase
+from haechi.engine.base import EngineBase
 from haechi.policy.durations import Period, parse_period
 from haechi.policy.schema import LARGE_LOG_RETENTION
 from haechi.storage.tables import alerts as alerts_table
@@ -93,20 +93,13 @@ class LogMixin(EngineBase):
         identifiers or sensitive information, whatever its size.
         """
         declared = self.policy.policy.access_log.retention_period
-        if self._holds_special_items() or (
+        if self.policy.policy.holds_special_items or (
             self.subject_count() >= self.settings.audit.large_installation_subjects
         ):
             floor = parse_period(LARGE_LOG_RETENTION)
             if floor.approx_days > declared.approx_days:
                 return floor
         return declared
-
-    def _holds_special_items(self) -> bool:
-        """Whether the policy declares a unique identifier (PIPA Art. 24) or a sensitive item."""
-        return any(
-            item.sensitive or (item.format is not None and item.format.value in _UNIQUE_IDENTIFIERS)
-            for item in self.policy.policy.items.values()
-        )
 
     def prune_log(self, *, now: datetime | None = None) -> PruneResult:
         """Remove access-log events older than the retention, at a sealed boundary."""

@@ -84,6 +84,17 @@ class IdentifierFormat(StrEnum):
     BANK_ACCOUNT = "bank_account"
 
 
+# Unique identifiers in the sense of PIPA Art. 24 and Decree Art. 19.
+UNIQUE_IDENTIFIERS = frozenset(
+    {
+        IdentifierFormat.RRN,
+        IdentifierFormat.FOREIGN_RRN,
+        IdentifierFormat.PASSPORT,
+        IdentifierFormat.DRIVER_LICENSE,
+    }
+)
+
+
 class LegalBasis(StrEnum):
     """Legal bases of PIPA Art. 15(1) a purpose may rest on."""
 
@@ -287,6 +298,17 @@ class Policy(_Strict):
     def purpose(self, purpose_id: str) -> Purpose | None:
         """The purpose called ``purpose_id``, if declared."""
         return self.purposes.get(purpose_id)
+
+    @cached_property
+    def holds_special_items(self) -> bool:
+        """Whether an item is a unique identifier (PIPA Art. 24) or marked sensitive.
+
+        Such a policy keeps its access log for LARGE_LOG_RETENTION whatever its size.
+        """
+        return any(
+            item.sensitive or (item.format is not None and item.format in UNIQUE_IDENTIFIERS)
+            for item in self.items.values()
+        )
 
     @cached_property
     def hold_purposes(self) -> dict[str, str]:

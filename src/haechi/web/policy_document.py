@@ -45,10 +45,12 @@ def technical_measures(policy: Policy, settings: Settings) -> TechnicalMeasures:
     """What the engine enforces under ``policy`` and ``settings``."""
     declared = policy.access_log.retention_period
     large = parse_period(LARGE_LOG_RETENTION)
+    longer = large if large.approx_days > declared.approx_days else declared
     return TechnicalMeasures(
         cipher=f"AES-{DATA_KEY_BYTES * 8}-GCM",
-        log_retention=declared,
-        large_log_retention=large if large.approx_days > declared.approx_days else declared,
+        # With unique identifiers or sensitive items the longer period applies at any size.
+        log_retention=longer if policy.holds_special_items else declared,
+        large_log_retention=longer,
         large_installation_subjects=settings.audit.large_installation_subjects,
         seal_interval_seconds=settings.audit.seal_interval_seconds,
         lockout_threshold=settings.auth.lockout_threshold,
