@@ -1,5 +1,6 @@
-"""The version in force follows the clock: on its effective date it governs collect, use
-and the sweep, on every engine sharing the database, without a restart.
+"""The version in force follows the clock, on every engine sharing the database.
+
+On its effective date it governs collect, use and the sweep, without a restart.
 """
 
 from __future__ import annotations

@@ -25,11 +25,15 @@ def test_the_first_version_takes_effect_at_once_and_is_number_one(
     with database.engine.connect() as connection:
         row = connection.execute(select(policy_versions).where(policy_versions.c.n == 1)).one()
         actions = connection.execute(select(audit_events.c.action)).scalars().all()
-    assert row.text == loaded.text and row.content_hash == loaded.content_hash
-    assert row.document_ko.startswith("<html") and row.announced_at == engine.clock()
+    assert row.text == loaded.text
+    assert row.content_hash == loaded.content_hash
+    assert row.document_ko.startswith("<html")
+    assert row.announced_at == engine.clock()
     assert "publish_policy" in actions
     in_force, upcoming = engine.policy_status()
-    assert in_force is not None and in_force.n == 1 and upcoming == []
+    assert in_force is not None
+    assert in_force.n == 1
+    assert upcoming == []
 
 
 def test_a_later_version_needs_the_notice_period(engine: Engine) -> None:

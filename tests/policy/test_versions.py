@@ -91,7 +91,8 @@ def test_narrowing_asks_no_consent() -> None:
     new = variant("v2", retention="P3M", drop_item="title").policy
     [marketing] = diff_policies(old, new).purposes_changed
     assert marketing.removed_items == ("title",)
-    assert marketing.narrows and not marketing.needs_consent
+    assert marketing.narrows
+    assert not marketing.needs_consent
     assert consent_gap(old.purposes["marketing"], new.purposes["marketing"]).empty
 
 
@@ -111,4 +112,5 @@ def test_identical_files_differ_in_nothing_and_the_text_diff_is_unified() -> Non
     assert diff_policies(policy, policy).as_dict()["purposes"]["changed"] == []
     diff = text_diff("a\nb\n", "a\nc\n", old_name="v1", new_name="v2")
     assert diff.splitlines()[:2] == ["--- v1", "+++ v2"]
-    assert "-b" in diff and "+c" in diff
+    assert "-b" in diff
+    assert "+c" in diff
