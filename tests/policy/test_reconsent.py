@@ -24,7 +24,7 @@ from haechi.errors import AccessDenied
 from haechi.mail import SmtpNotifier
 from haechi.mail.policy_notice import NOTICE_ACTOR, mail_policy_notices
 from haechi.policy import demo_policy_text, parse_policy
-from haechi.storage.tables import audit_events
+from haechi.storage.tables import audit_events, items
 from tests.conftest import Database, FakeClock
 from tests.policy.versions_helpers import consent, publish, variant
 
@@ -136,20 +136,27 @@ def test_a_move_to_consent_as_the_basis_stops_use_until_consent(
     assert engine.use(actor=SYSTEM, subject_id=subject_id, purpose="marketing", items=["name"])
 
 
-def test_a_shorter_retention_moves_expiries_and_the_sweep_destroys_on_time(
-    engine: Engine, clock: FakeClock, person: dict[str, str]
+def test_narrowing_moves_expiries_drops_items_and_the_sweep_destroys_on_time(
+    engine: Engine, database: Database, clock: FakeClock, person: dict[str, str]
 ) -> None:
-    """It asks nobody, moves expiry to collection + the new period at the sweep, then destroys."""
+    """It asks nobody; at the sweep, expiry moves to the new period and a dropped item goes."""
     publish(engine, parse_policy(demo_policy_text()))
     collected = clock.now
     subject_id, collection_id = _collect(engine, person)
-    publish(engine, variant("v2", retention="P3M"), days=7)
+    publish(engine, variant("v2", retention="P3M", drop_item="title"), days=7)
     assert engine.reconsent_targets(2) == []
     clock.advance(days=8)
     engine.sweep()
     info = engine.collection(collection_id, actor=SYSTEM)
     expected = collected.replace(month=collected.month + 3)
     assert (info.expires_at, info.due_at) == (expected, expected)
+    kept = {name: value for name, value in person.items() if name != "title"}
+    assert engine.use(actor=SYSTEM, subject_id=subject_id, purpose="marketing") == kept
+    with database.engine.connect() as connection:
+        names = connection.execute(
+            select(items.c.name).where(items.c.collection_id == collection_id)
+        ).scalars()
+        assert sorted(names) == sorted(kept)
     clock.now = expected
     engine.sweep()
     assert engine.collection(collection_id, actor=SYSTEM).state.value == "destroyed"

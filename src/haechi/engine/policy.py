@@ -22,6 +22,7 @@ from haechi.engine.base import EngineBase
 from haechi.engine.in_force import InForce
 from haechi.engine.policy_changes import (
     NoticeTarget,
+    drop_removed_items,
     narrow_expiries,
     reconsent_targets,
     terms_changed,
@@ -354,7 +355,8 @@ class PolicyMixin(EngineBase):
     def apply_policy_changes(self) -> int:
         """Apply the narrowing of every version now in force not applied yet (once each).
 
-        Run by the sweep before it plans: a shorter retention moves expiries forward.
+        Run by the sweep before it plans: a shorter retention moves expiries forward,
+        and the values of items the version no longer declares are deleted.
         Returns how many collections' expiries moved.
         """
         now = self.clock()
@@ -375,6 +377,7 @@ class PolicyMixin(EngineBase):
                 if loaded is None:  # pragma: no cover - published texts parse
                     continue
                 count = narrow_expiries(connection, versions=self.versions, new=loaded, now=now)
+                dropped = drop_removed_items(connection, versions=self.versions, new=loaded)
                 connection.execute(
                     update(policy_versions)
                     .where(policy_versions.c.id == row.id)
@@ -386,7 +389,8 @@ class PolicyMixin(EngineBase):
                     actor="sweep",
                     actor_kind="system",
                     action="apply_policy",
-                    reason=f"policy version {row.n}: {count} expiries moved forward",
+                    reason=f"policy version {row.n}: {count} expiries moved forward, "
+                    f"{dropped} values of items no longer declared deleted",
                 )
                 moved += count
         return moved

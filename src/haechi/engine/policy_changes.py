@@ -8,8 +8,10 @@ Against the version in force that gives:
   consent, items the old version had stay readable; a changed use or a move to consent
   as the legal basis leaves nothing covered;
 - the subjects to ask again (:func:`reconsent_targets`), mailed at announcement;
-- narrowed retention (:func:`narrow_expiries`): applied by the sweep once the version is
-  in force, moving expiry and due dates forward so that the sweep destroys on time.
+- narrowing, applied by the sweep once the version is in force: a shorter retention
+  moves expiry and due dates forward (:func:`narrow_expiries`) so that the sweep
+  destroys on time; items no longer declared lose their sealed values
+  (:func:`drop_removed_items`).
 
 Functions take an open connection and never commit.
 """
@@ -20,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from haechi.access.decision import CollectionState
 from haechi.engine.in_force import InForce, PolicyVersions
@@ -28,10 +30,11 @@ from haechi.policy.loader import LoadedPolicy
 from haechi.policy.schema import Purpose, split_hold_purpose
 from haechi.policy.versions import PurposeChange, consent_gap, diff_policies
 from haechi.retention.plan import LIVE_STATES
-from haechi.storage.tables import collections, consents
+from haechi.storage.tables import collections, consents, items
 
 __all__ = [
     "NoticeTarget",
+    "drop_removed_items",
     "narrow_expiries",
     "reconsent_targets",
     "terms_changed",
@@ -195,6 +198,34 @@ def narrow_expiries(
             )
             moved += 1
     return moved
+
+
+def drop_removed_items(
+    connection: Connection, *, versions: PolicyVersions, new: LoadedPolicy
+) -> int:
+    """Delete the sealed values of items ``new`` no longer declares for their purpose.
+
+    Nothing may read them any more (the decision refuses undeclared items); keeping the
+    ciphertext would only keep data without a purpose. Returns how many were deleted.
+    """
+    dropped = 0
+    for name, purpose in new.policy.purposes.items():
+        for version_id in _versions_in_use(connection, name):
+            old = versions.loaded(version_id)
+            before = old.policy.purposes.get(name) if old is not None else None
+            removed = sorted(before.all_items - purpose.all_items) if before else []
+            if not removed:
+                continue
+            owners = select(collections.c.id).where(
+                collections.c.purpose == name,
+                collections.c.state.in_(LIVE_STATES),
+                collections.c.policy_version == version_id,
+            )
+            result = connection.execute(
+                delete(items).where(items.c.collection_id.in_(owners), items.c.name.in_(removed))
+            )
+            dropped += result.rowcount
+    return dropped
 
 
 def _retention_longer(old: LoadedPolicy | None, name: str, purpose: Purpose) -> bool:
