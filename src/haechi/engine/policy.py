@@ -229,6 +229,10 @@ class PolicyMixin(EngineBase):
         now = self.clock()
 
         def renew(connection: Connection) -> RenewedConsent:
+            # Locked first (PostgreSQL): a sweep may not destroy it between read and write.
+            connection.execute(
+                select(collections.c.id).where(collections.c.id == collection_id).with_for_update()
+            )
             info = subjects.get_collection(connection, collection_id)
             withdrawn = not info.consented and info.due_at < info.expires_at
             if (
