@@ -22,6 +22,7 @@ from rich.table import Table
 
 from haechi.access.staff import NewCredentials, Role
 from haechi.audit.signing import create_signing_key_file
+from haechi.cli import policy as policy_commands
 from haechi.cli.audit import alerts_app, audit_app
 from haechi.cli.common import (
     DEFAULT_DATA,
@@ -30,7 +31,6 @@ from haechi.cli.common import (
     load_settings,
     opened,
 )
-from haechi.cli.policy import render as policy_render
 from haechi.cli.retention import destruction_app, sweep
 from haechi.cli.scan import scan
 from haechi.cli.staff import operator, staff_app
@@ -54,7 +54,8 @@ app = typer.Typer(
 policy_app = typer.Typer(help="Check and inspect policy files.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for services, limited to purposes.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
-policy_app.command("render")(policy_render)
+for _name in ("render", "publish", "versions", "diff", "notify"):
+    policy_app.command(_name)(getattr(policy_commands, _name))
 app.add_typer(tokens_app, name="tokens")
 app.command("scan")(scan)
 app.add_typer(audit_app, name="audit")

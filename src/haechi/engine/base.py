@@ -19,6 +19,7 @@ from haechi.audit.signing import HeadSigner
 from haechi.config import Settings
 from haechi.crypto.blind_index import BlindIndex
 from haechi.crypto.keys import KeyProvider, LocalKeyProvider
+from haechi.engine.in_force import PolicyVersions
 from haechi.errors import (
     AccessDenied,
     ConfigurationError,
@@ -99,7 +100,7 @@ class EngineBase:
         signer: HeadSigner | None = None,
     ):
         self.database = database
-        self.policy = policy
+        self.versions = PolicyVersions(database, policy)
         self.keys = keys
         # Without a signing key (a library user's in-memory engine) heads are signed
         # with a throwaway key: the log still verifies within this process.
@@ -132,28 +133,38 @@ class EngineBase:
             signer=signer,
         )
 
+    @property
+    def policy(self) -> LoadedPolicy:
+        """The policy version in force now (see :mod:`haechi.engine.in_force`)."""
+        return self.versions.current(self.clock()).loaded
+
     def close(self) -> None:
         """Release database connections."""
         self.database.dispose()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One transaction: committed if the block ends normally, rolled back otherwise."""
-        with self.database.begin() as connection:
+        """One transaction: committed if the block ends normally, rolled back otherwise.
+
+        The policy in force is settled before it opens (see :mod:`haechi.engine.in_force`).
+        """
+        self.versions.current(self.clock())
+        with self.database.begin() as connection, self.versions.inside_transaction():
             yield connection
 
     def _register_policy(self) -> None:
         with self.transaction() as connection:
+            loaded = self.versions.file_policy
             known = connection.execute(
-                select(policy_versions.c.id).where(policy_versions.c.id == self.policy.version_id)
+                select(policy_versions.c.id).where(policy_versions.c.id == loaded.version_id)
             ).first()
             if known is None:
                 connection.execute(
                     insert(policy_versions).values(
-                        id=self.policy.version_id,
-                        content_hash=self.policy.content_hash,
-                        label=self.policy.policy.version,
-                        text=self.policy.text,
+                        id=loaded.version_id,
+                        content_hash=loaded.content_hash,
+                        label=loaded.policy.version,
+                        text=loaded.text,
                         loaded_at=self.clock(),
                     )
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from haechi.audit.events import record_event
-from haechi.engine.base import EngineBase
+from haechi.engine.policy import PolicyMixin
 from haechi.errors import InvalidInput
 from haechi.retention import records
 from haechi.retention.records import BatchInfo, Certificate, PaperRecord
@@ -14,8 +14,12 @@ from haechi.retention.sweep import Progress, Sweeper, SweepReport
 __all__ = ["RetentionMixin"]
 
 
-class RetentionMixin(EngineBase):
-    """Retention: the sweep, destruction batches, certificates and paper records."""
+class RetentionMixin(PolicyMixin):
+    """Retention: the sweep, destruction batches, certificates and paper records.
+
+    It builds on the published versions (:class:`PolicyMixin`): the sweep first applies
+    a version's narrowed retention.
+    """
 
     # -- retention: the sweep and destruction records -------------------------------
 
@@ -48,6 +52,10 @@ class RetentionMixin(EngineBase):
         if now is not None and now != real and not dry_run:
             raise InvalidInput("a sweep at another time than now must be a dry run", field="now")
         moment = now or real
+        if not dry_run:
+            # A version that came into force with a shorter retention moves expiries
+            # forward first, so that this sweep already destroys what is due under it.
+            self.apply_policy_changes()
         report = self.sweeper(name=name).run(now=moment, dry_run=dry_run, progress=progress)
         if report.overdue and not dry_run:
             with self.transaction() as connection:

@@ -11,10 +11,10 @@ from haechi.access.decision import Actor, Reason
 from haechi.audit.events import record_event
 from haechi.engine.base import (
     _UNIQUE_IDENTIFIERS,
-    EngineBase,
     declared_finding_types,
     reason_problem,
 )
+from haechi.engine.policy import PolicyMixin
 from haechi.errors import AccessDenied, Conflict, IntegrityFailure, InvalidInput
 from haechi.policy.schema import ItemKind, hold_purpose
 from haechi.retention import destruction, records
@@ -27,7 +27,7 @@ from haechi.subjects.values import CleanValue
 __all__ = ["SubjectsMixin"]
 
 
-class SubjectsMixin(EngineBase):
+class SubjectsMixin(PolicyMixin):
     """Collection and purpose-bound use; holds, suspension, withdrawal, destruction."""
 
     # -- collection and use -------------------------------------------------------
@@ -127,11 +127,21 @@ class SubjectsMixin(EngineBase):
                 items=items or [],
                 source_ip=source_ip,
             )
+        state = self.versions.current(self.clock())
+        items = self._consented_items(
+            state,
+            actor=actor,
+            subject_id=subject_id,
+            purpose=purpose,
+            items=items,
+            source_ip=source_ip,
+            download=download,
+        )
         try:
             with raw_transaction(self.database) as cursor:
                 outcome = self._reader.read(
                     cursor,
-                    policy=self.policy.policy,
+                    policy=state.loaded.policy,
                     keys=self.keys,
                     actor=actor,
                     subject_id=subject_id,

@@ -84,6 +84,15 @@ policy_versions = Table(
     Column("label", String(100), nullable=False),
     Column("text", Text, nullable=False),
     Column("loaded_at", UtcDateTime, nullable=False),
+    # Published versions (``haechi policy publish``) carry a number and their dates; a
+    # file the engine merely loaded has none until it is published.
+    Column("n", Integer, nullable=True, unique=True, comment="Version number, from 1"),
+    Column("announced_at", UtcDateTime, nullable=True),
+    Column("effective_at", UtcDateTime, nullable=True, index=True),
+    Column("document_ko", Text, nullable=True, comment="The published HTML, in Korean"),
+    Column("document_en", Text, nullable=True, comment="The published HTML, in English"),
+    Column("published_by", String(100), nullable=True),
+    Column("applied_at", UtcDateTime, nullable=True, comment="Narrowed expiries moved"),
 )
 
 subjects = Table(
