@@ -37,6 +37,9 @@ def test_destroying_the_last_collection_forgets_the_digests(
     engine.destroy(marketing.collection_id, actor=SYSTEM)
     assert digests_of(database, subject) == 0
     assert engine.find_subject(actor=SYSTEM, kind="email", value=person["email"]) is None
+    # Coming back later, the person starts afresh: nothing links them to the old id.
+    again = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
+    assert again.subject_id != subject
 
 
 def test_the_sweep_forgets_only_subjects_left_with_nothing(
