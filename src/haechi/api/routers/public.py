@@ -1,0 +1,183 @@
+"""The public side of requests: no token, answered alike for known and unknown people.
+
+A request is answered 202 with its id and a status token whether or not anyone is on
+file; the code mail (only to an address on file) is sent after the answer, so its
+cost is not part of it. The status token travels in the ``X-Status-Token`` header,
+never in a URL. Codes are capped per address and per source address (429).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Header, Request, status
+from pydantic import BaseModel, Field
+
+from haechi.api.deps import ERRORS, EngineDep, IdPath, IpDep
+from haechi.api.schemas import MAX_ITEM_VALUE, MAX_ITEMS, ItemValue, Name, Text, _Body
+from haechi.engine import Engine
+from haechi.mail import Notifier
+from haechi.mail.requests import code_message, result_message
+from haechi.rights.inputs import MAX_PURPOSES
+from haechi.rights.models import CodeMail, PublicStatus, ResultMail
+
+__all__ = ["PublicRequestIn", "router", "send_code", "send_result"]
+
+router = APIRouter(prefix="/api/v1/public", tags=["public"], responses=ERRORS)
+_log = logging.getLogger("haechi.api")
+
+StatusToken = Annotated[
+    str, Header(alias="X-Status-Token", min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+]
+
+
+class PublicRequestIn(_Body):
+    """A person's request about their own data."""
+
+    kind: Text = Field(min_length=1, max_length=20, description="access, correction, deletion…")
+    email: Text | None = Field(default=None, max_length=320)
+    phone: Text | None = Field(default=None, max_length=40)
+    purposes: list[Name] | None = Field(default=None, max_length=MAX_PURPOSES)
+    lang: Text = Field(default="ko", max_length=2)
+    corrections: dict[Name, ItemValue] | None = Field(
+        default=None,
+        max_length=MAX_ITEMS,
+        description=f"A correction's new values, item → value (each ≤ {MAX_ITEM_VALUE}).",
+    )
+
+
+class ReceiptOut(BaseModel):
+    """The same for everyone: keep both to verify and to follow the request."""
+
+    request_id: str
+    status_token: str
+
+
+class CodeIn(_Body):
+    """The code from the mail."""
+
+    code: Text = Field(min_length=1, max_length=6)
+
+
+class StatusOut(BaseModel):
+    """Where a request stands."""
+
+    request_id: str
+    kind: str
+    state: str
+    received_at: str
+    due_at: str
+    refusal_reason: str | None = None
+    refusal_until: str | None = None
+    postpone_reason: str | None = None
+
+
+def _status(found: PublicStatus) -> StatusOut:
+    return StatusOut(
+        request_id=found.request_id,
+        kind=found.kind,
+        state=found.state,
+        received_at=found.received_at.isoformat(),
+        due_at=found.due_at.isoformat(),
+        refusal_reason=found.refusal_reason,
+        refusal_until=found.refusal_until.isoformat() if found.refusal_until else None,
+        postpone_reason=found.postpone_reason,
+    )
+
+
+def _notifier(request: Request) -> Notifier | None:
+    notifier: Notifier | None = getattr(request.app.state, "notifier", None)
+    return notifier
+
+
+def send_code(engine: Engine, notifier: Notifier | None, mail: CodeMail) -> None:
+    """Mail a one-time code (after the answer; a failure is logged by type only)."""
+    if notifier is None:
+        _log.error("a request code could not be mailed: no mail server is set")
+        return
+    minutes = int(engine.request_rules.code_ttl.total_seconds() // 60)
+    message = code_message(
+        mail, policy=engine.policy.policy, sender=engine.settings.mail.sender, minutes=minutes
+    )
+    try:
+        notifier.send(message)
+    except Exception as exc:
+        _log.error("a request code could not be mailed: %s", type(exc).__name__)
+
+
+def send_result(
+    engine: Engine, notifier: Notifier | None, mail: ResultMail, renderer: Any = None
+) -> None:
+    """Mail a request's answer, then record it as delivered."""
+    from haechi.engine import SYSTEM
+
+    if notifier is None:
+        _log.error("a request answer could not be mailed: no mail server is set")
+        return
+    message = result_message(
+        mail, policy=engine.policy.policy, sender=engine.settings.mail.sender, renderer=renderer
+    )
+    try:
+        notifier.send(message)
+    except Exception as exc:
+        _log.error("a request answer could not be mailed: %s", type(exc).__name__)
+        return
+    engine.record_delivery(mail.request_id, actor=SYSTEM)
+
+
+@router.post("/requests", status_code=status.HTTP_202_ACCEPTED, response_model=ReceiptOut)
+def submit(
+    body: PublicRequestIn,
+    engine: EngineDep,
+    ip: IpDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> ReceiptOut:
+    """Make a request; a code is mailed to the address if it is on file."""
+    receipt = engine.submit_request(
+        kind=body.kind,
+        email=body.email,
+        phone=body.phone,
+        purposes=body.purposes,
+        lang=body.lang,
+        corrections=body.corrections,
+        source_ip=ip,
+    )
+    if receipt.code_mail is not None:
+        background.add_task(send_code, engine, _notifier(request), receipt.code_mail)
+    return ReceiptOut(request_id=receipt.request_id, status_token=receipt.status_token)
+
+
+@router.post("/requests/{request_id}/verify", response_model=StatusOut)
+def verify(
+    request_id: IdPath, body: CodeIn, token: StatusToken, engine: EngineDep, ip: IpDep
+) -> StatusOut:
+    """Confirm the request with the code from the mail (5 tries, 10 minutes)."""
+    return _status(
+        engine.verify_request_code(request_id, status_token=token, code=body.code, source_ip=ip)
+    )
+
+
+@router.post(
+    "/requests/{request_id}/code", status_code=status.HTTP_202_ACCEPTED, response_model=ReceiptOut
+)
+def new_code(
+    request_id: IdPath,
+    token: StatusToken,
+    engine: EngineDep,
+    ip: IpDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> ReceiptOut:
+    """Ask for a new code (the earlier one stops working)."""
+    mail = engine.resend_code(request_id, status_token=token, source_ip=ip)
+    if mail is not None:
+        background.add_task(send_code, engine, _notifier(request), mail)
+    return ReceiptOut(request_id=request_id, status_token=token)
+
+
+@router.get("/requests/{request_id}", response_model=StatusOut)
+def read(request_id: IdPath, token: StatusToken, engine: EngineDep, ip: IpDep) -> StatusOut:
+    """Where the request stands, with its status token."""
+    return _status(engine.request_status(request_id, status_token=token, source_ip=ip))
