@@ -210,6 +210,7 @@ def serve(
     import uvicorn
 
     from haechi.api import create_app
+    from haechi.web import export_renderer
 
     settings = load_settings(data, database)
     server = settings.server
@@ -226,7 +227,9 @@ def serve(
         # The application resolves the client from server.trusted_proxies itself
         # (haechi.api.middleware); uvicorn must never rewrite it from headers.
         config = uvicorn.Config(
-            create_app(engine=engine, jobs=True),
+            create_app(
+                engine=engine, jobs=True, export_renderer=export_renderer(engine.policy.policy)
+            ),
             log_level="info",
             proxy_headers=False,
             forwarded_allow_ips=[],

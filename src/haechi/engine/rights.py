@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from haechi.access.decision import Actor
+from haechi.access.roles import Role
 from haechi.access.tokens import secret_digest
 from haechi.audit.events import record_event
 from haechi.engine.base import SYSTEM, EngineBase
@@ -79,6 +80,24 @@ class RightsMixin(EngineBase):
         )
         rows.record_step(connection, request_id=request_id, step=step, event_id=event_id)
         return event_id
+
+    @staticmethod
+    def _may_serve_all(actor: Actor, purposes: Sequence[str]) -> bool:
+        """Whether ``actor`` serves every purpose of a request (the officer: all of them)."""
+        if actor.all_purposes or actor.kind == "system" or actor.role == Role.PRIVACY_OFFICER:
+            return True
+        return bool(purposes) and all(actor.may_serve(purpose) for purpose in purposes)
+
+    def _held_purposes(self, connection: Connection, subject_id: str) -> list[str]:
+        """The purposes a subject has data for (live or separated)."""
+        return sorted(
+            {
+                row.purpose
+                for row in fulfil.in_scope(
+                    connection, subject_id=subject_id, purposes=(), separated=True
+                )
+            }
+        )
 
     def _code_key(self) -> bytes:
         return self.keys.derive("rights-code-v1")
@@ -237,12 +256,7 @@ class RightsMixin(EngineBase):
     ) -> str:
         purposes: Sequence[str] = asked.purposes
         if not purposes and subject_id is not None:
-            purposes = [
-                row.purpose
-                for row in fulfil.in_scope(
-                    connection, subject_id=subject_id, purposes=(), separated=True
-                )
-            ]
+            purposes = self._held_purposes(connection, subject_id)
         request_id = rows.create(
             connection,
             keys=self.keys,
@@ -302,18 +316,19 @@ class RightsMixin(EngineBase):
         error: HaechiError | None = None
         with self.transaction() as connection:
             row = rows.by_token(connection, request_id, secret_digest(status_token))
-            if row.state != State.RECEIVED.value:
-                raise Conflict("the request is already verified", code="REQUEST_STATE")
             now = self.clock()
-            error = codes.check_code(
-                connection,
-                key=self._code_key(),
-                rules=self.request_rules,
-                request_id=row.id,
-                code=code,
-                on_file=row.subject_id is not None,
-                now=now,
-            )
+            if row.state != State.RECEIVED.value:
+                error = Conflict("the request is already verified", code="REQUEST_STATE")
+            else:
+                error = codes.check_code(
+                    connection,
+                    key=self._code_key(),
+                    rules=self.request_rules,
+                    request_id=row.id,
+                    code=code,
+                    on_file=row.subject_id is not None,
+                    now=now,
+                )
             if error is None:
                 self._verified(connection, row, Verification.EMAIL_CODE, actor=actor, now=now)
             else:
@@ -342,6 +357,8 @@ class RightsMixin(EngineBase):
             verification_method=method.value,
             verified_at=now,
             verified_by=actor.name,
+            # A verified request is the person's: kept until closed, then three years.
+            retain_until=now + self.request_rules.record_retention,
         )
         self._step(connection, row, "verify", actor=actor)
         if Kind(row.kind) in _HOLDING and row.subject_id is not None:

@@ -27,7 +27,8 @@ from haechi.subjects.values import CleanValue, clean_value
 
 __all__ = ["RightsFulfilMixin", "moment"]
 
-# Unverified web requests are not counted against a deadline: anyone may type an address.
+# Unverified web requests raise no alert: anyone may type an address. A request staff
+# entered counts from its receipt, verified or not.
 _WATCHED = (State.VERIFIED.value, State.IN_PROGRESS.value, State.POSTPONED.value)
 
 
@@ -45,10 +46,7 @@ class RightsFulfilMixin(RightsMixin):
         """Refuse (and record) an actor without the role or grants for this request."""
         try:
             require_role(actor, Role.PRIVACY_OFFICER, Role.HANDLER)
-            purposes = rows.purposes_of(row)
-            if not actor.all_purposes and (
-                not purposes or not all(actor.may_serve(purpose) for purpose in purposes)
-            ):
+            if not self._may_serve_all(actor, rows.purposes_of(row)):
                 raise PermissionDenied(
                     "this request concerns purposes you are not granted", code="NO_GRANT"
                 )
@@ -91,6 +89,8 @@ class RightsFulfilMixin(RightsMixin):
             raise InvalidInput("state is not a request state", field="state")
         if kind is not None and kind not in set(Kind):
             raise InvalidInput("kind is not a request kind", field="kind")
+        if due_before is not None and due_before.tzinfo is None:
+            raise InvalidInput("due_before must give its UTC offset", field="due_before")
         with self.transaction() as connection:
             found = rows.list_rows(
                 connection, state=state, kind=kind, due_before=due_before, limit=limit
@@ -99,10 +99,7 @@ class RightsFulfilMixin(RightsMixin):
                 rows.info(connection, row)
                 for row in found
                 if actor.role != Role.HANDLER.value
-                or (
-                    rows.purposes_of(row)
-                    and all(actor.may_serve(purpose) for purpose in rows.purposes_of(row))
-                )
+                or self._may_serve_all(actor, rows.purposes_of(row))
             ]
             record_event(
                 connection,
@@ -276,7 +273,11 @@ class RightsFulfilMixin(RightsMixin):
                     rights_requests.c.alerted,
                 )
                 .where(
-                    rights_requests.c.state.in_(_WATCHED),
+                    rights_requests.c.state.in_(_WATCHED)
+                    | (
+                        (rights_requests.c.state == State.RECEIVED.value)
+                        & (rights_requests.c.channel != "web")
+                    ),
                     rights_requests.c.due_at <= now + self.request_rules.due_soon,
                 )
                 .order_by(rights_requests.c.due_at)

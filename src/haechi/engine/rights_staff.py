@@ -19,7 +19,7 @@ from haechi.access.decision import Actor
 from haechi.access.roles import Role, require_role
 from haechi.audit.events import record_event
 from haechi.engine.rights_fulfil import RightsFulfilMixin, moment
-from haechi.errors import Conflict, InvalidInput, NotFound
+from haechi.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from haechi.rights import documents, fulfil, inputs
 from haechi.rights import requests as rows
 from haechi.rights.models import (
@@ -117,7 +117,12 @@ class RightsStaffMixin(RightsFulfilMixin):
                 value=asked.contact.value,
                 actor=actor,
             )
-            if found.subject_id is None:
+            refusal = found.refusal or (None if found.subject_id else "NOT_FOUND")
+            if found.subject_id is not None and not self._may_serve_all(
+                actor, asked.purposes or self._held_purposes(connection, found.subject_id)
+            ):
+                refusal = "NO_GRANT"
+            if refusal is not None:
                 record_event(
                     connection,
                     now=now,
@@ -125,10 +130,14 @@ class RightsStaffMixin(RightsFulfilMixin):
                     actor_kind=actor.kind,
                     action="request_receive",
                     outcome="denied",
-                    code=found.refusal or "NOT_FOUND",
+                    code=refusal,
                     subject_id=found.logged_subject,
                     source_ip=actor.source_ip,
                 )
+        if refusal == "NO_GRANT":
+            raise PermissionDenied(
+                "this request concerns purposes you are not granted", code="NO_GRANT"
+            )
         if found.subject_id is None:
             raise NotFound(
                 "nobody on file with this address for your purposes", field=asked.contact_kind
@@ -148,7 +157,6 @@ class RightsStaffMixin(RightsFulfilMixin):
                 now=now,
             )
             row = rows.load(connection, request_id)
-            self._may_act(connection, row, "receive", actor)
             sealed = [(documents.CONTACT, "text/plain", (reply or "").encode())]
             if representative:
                 sealed.append(

@@ -10,13 +10,24 @@ what they asked for.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from email.message import EmailMessage
 
+from haechi.engine import SYSTEM, Engine
+from haechi.mail import Notifier
 from haechi.policy.schema import Policy
 from haechi.rights.models import CodeMail, ResultMail, SubjectExport
 
-__all__ = ["ExportRenderer", "code_message", "result_message"]
+__all__ = [
+    "ExportRenderer",
+    "code_message",
+    "deliver_code",
+    "deliver_result",
+    "result_message",
+]
+
+_log = logging.getLogger("haechi.mail")
 
 ExportRenderer = Callable[[SubjectExport, str], str]
 """Renders an export as an HTML page in a language (``haechi.web.render_export``)."""
@@ -126,3 +137,40 @@ def result_message(
                 filename=f"export-{mail.request_id}.html",
             )
     return message
+
+
+def deliver_code(engine: Engine, notifier: Notifier | None, mail: CodeMail) -> None:
+    """Mail a one-time code; a failure is logged by its type only (never the address)."""
+    if notifier is None:
+        _log.error("a request code could not be mailed: no mail server is set")
+        return
+    minutes = int(engine.request_rules.code_ttl.total_seconds() // 60)
+    message = code_message(
+        mail, policy=engine.policy.policy, sender=engine.settings.mail.sender, minutes=minutes
+    )
+    try:
+        notifier.send(message)
+    except Exception as exc:
+        _log.error("a request code could not be mailed: %s", type(exc).__name__)
+
+
+def deliver_result(
+    engine: Engine,
+    notifier: Notifier | None,
+    mail: ResultMail,
+    renderer: ExportRenderer | None = None,
+) -> bool:
+    """Mail a request's answer, then record it as delivered; whether it went."""
+    if notifier is None:
+        _log.error("a request answer could not be mailed: no mail server is set")
+        return False
+    message = result_message(
+        mail, policy=engine.policy.policy, sender=engine.settings.mail.sender, renderer=renderer
+    )
+    try:
+        notifier.send(message)
+    except Exception as exc:
+        _log.error("a request answer could not be mailed: %s", type(exc).__name__)
+        return False
+    engine.record_delivery(mail.request_id, actor=SYSTEM)
+    return True

@@ -8,24 +8,21 @@ never in a URL. Codes are capped per address and per source address (429).
 
 from __future__ import annotations
 
-import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Request, status
 from pydantic import BaseModel, Field
 
 from haechi.api.deps import ERRORS, EngineDep, IdPath, IpDep
 from haechi.api.schemas import MAX_ITEM_VALUE, MAX_ITEMS, ItemValue, Name, Text, _Body
-from haechi.engine import Engine
 from haechi.mail import Notifier
-from haechi.mail.requests import code_message, result_message
+from haechi.mail.requests import deliver_code
 from haechi.rights.inputs import MAX_PURPOSES
-from haechi.rights.models import CodeMail, PublicStatus, ResultMail
+from haechi.rights.models import PublicStatus
 
-__all__ = ["PublicRequestIn", "router", "send_code", "send_result"]
+__all__ = ["PublicRequestIn", "notifier_of", "router"]
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"], responses=ERRORS)
-_log = logging.getLogger("haechi.api")
 
 StatusToken = Annotated[
     str, Header(alias="X-Status-Token", min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
@@ -86,44 +83,10 @@ def _status(found: PublicStatus) -> StatusOut:
     )
 
 
-def _notifier(request: Request) -> Notifier | None:
+def notifier_of(request: Request) -> Notifier | None:
+    """The application's mail notifier, if mail is set up."""
     notifier: Notifier | None = getattr(request.app.state, "notifier", None)
     return notifier
-
-
-def send_code(engine: Engine, notifier: Notifier | None, mail: CodeMail) -> None:
-    """Mail a one-time code (after the answer; a failure is logged by type only)."""
-    if notifier is None:
-        _log.error("a request code could not be mailed: no mail server is set")
-        return
-    minutes = int(engine.request_rules.code_ttl.total_seconds() // 60)
-    message = code_message(
-        mail, policy=engine.policy.policy, sender=engine.settings.mail.sender, minutes=minutes
-    )
-    try:
-        notifier.send(message)
-    except Exception as exc:
-        _log.error("a request code could not be mailed: %s", type(exc).__name__)
-
-
-def send_result(
-    engine: Engine, notifier: Notifier | None, mail: ResultMail, renderer: Any = None
-) -> None:
-    """Mail a request's answer, then record it as delivered."""
-    from haechi.engine import SYSTEM
-
-    if notifier is None:
-        _log.error("a request answer could not be mailed: no mail server is set")
-        return
-    message = result_message(
-        mail, policy=engine.policy.policy, sender=engine.settings.mail.sender, renderer=renderer
-    )
-    try:
-        notifier.send(message)
-    except Exception as exc:
-        _log.error("a request answer could not be mailed: %s", type(exc).__name__)
-        return
-    engine.record_delivery(mail.request_id, actor=SYSTEM)
 
 
 @router.post("/requests", status_code=status.HTTP_202_ACCEPTED, response_model=ReceiptOut)
@@ -145,7 +108,7 @@ def submit(
         source_ip=ip,
     )
     if receipt.code_mail is not None:
-        background.add_task(send_code, engine, _notifier(request), receipt.code_mail)
+        background.add_task(deliver_code, engine, notifier_of(request), receipt.code_mail)
     return ReceiptOut(request_id=receipt.request_id, status_token=receipt.status_token)
 
 
@@ -173,7 +136,7 @@ def new_code(
     """Ask for a new code (the earlier one stops working)."""
     mail = engine.resend_code(request_id, status_token=token, source_ip=ip)
     if mail is not None:
-        background.add_task(send_code, engine, _notifier(request), mail)
+        background.add_task(deliver_code, engine, notifier_of(request), mail)
     return ReceiptOut(request_id=request_id, status_token=token)
 
 

@@ -15,10 +15,11 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from pydantic import Field
 
 from haechi.api.deps import ERRORS, ActorDep, EngineDep, IdPath
-from haechi.api.routers.public import PublicRequestIn, _notifier, send_result
+from haechi.api.routers.public import PublicRequestIn, notifier_of
 from haechi.api.schemas import Text, _Body
 from haechi.engine import Engine
 from haechi.errors import InvalidInput
+from haechi.mail.requests import deliver_result
 from haechi.rights.models import ResultMail
 
 __all__ = ["router"]
@@ -83,7 +84,7 @@ def _mail(
 ) -> None:
     if mail is not None:
         renderer = getattr(request.app.state, "export_renderer", None)
-        background.add_task(send_result, engine, _notifier(request), mail, renderer)
+        background.add_task(deliver_result, engine, notifier_of(request), mail, renderer)
 
 
 def _decoded(attachments: list[AttachmentIn]) -> list[tuple[str, str, bytes]]:

@@ -173,9 +173,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("request_id", "event_id", name="pk_rights_request_events"),
         sqlite_with_rowid=False,
     )
+    # The access export's "who accessed": a person's events, newest first, by index.
+    op.create_index("ix_audit_events_subject_id_id", "audit_events", ["subject_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_events_subject_id_id", table_name="audit_events")
     op.drop_table("rights_request_events")
     op.drop_table("rights_holds")
     op.drop_index("ix_rights_codes_source_ip_created_at", table_name="rights_codes")
