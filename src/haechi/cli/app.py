@@ -31,6 +31,7 @@ from haechi.cli.common import (
     opened,
 )
 from haechi.cli.policy import render as policy_render
+from haechi.cli.requests import requests_app
 from haechi.cli.retention import destruction_app, sweep
 from haechi.cli.scan import scan
 from haechi.cli.staff import operator, staff_app
@@ -62,6 +63,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(staff_app, name="staff")
 app.command("sweep")(sweep)
 app.add_typer(destruction_app, name="destruction")
+app.add_typer(requests_app, name="requests")
 
 out = Console()
 err = Console(stderr=True)
