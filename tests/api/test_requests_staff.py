@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,8 +13,9 @@ from haechi import Engine
 from haechi.engine import SYSTEM
 from haechi.errors import NotFound
 from haechi.storage.rights_tables import rights_documents, rights_request_keys
+from haechi.storage.tables import audit_events
 from tests.conftest import Database, FakeClock, raw_storage
-from tests.rights.support import Inbox, client, collect, inbox, staff
+from tests.rights.support import Inbox, client, collect, inbox, staff, text_of
 
 __all__ = ["client", "inbox"]
 
@@ -112,3 +114,58 @@ def test_documents_are_shredded_with_the_requests_retention(
         assert connection.execute(select(rights_documents)).all() == []
     with pytest.raises(NotFound):
         engine.request(shown["id"], actor=SYSTEM)
+
+
+def test_postponement_and_refusal_are_mailed_with_how_to_object(
+    engine: Engine,
+    client: TestClient,
+    inbox: tuple[Inbox, int],
+    person: dict[str, str],
+    clock: FakeClock,
+) -> None:
+    """It tells the person the new date, then the refusal's reason and where to object."""
+    mailbox, _ = inbox
+    collect(engine, person)
+    officer = staff(engine, "officer", "privacy_officer")
+    body = {"kind": "access", "channel": "email", "email": person["email"], "lang": "en"}
+    shown = client.post("/api/v1/requests", json=body, headers=officer).json()
+    path = f"/api/v1/requests/{shown['id']}"
+    client.post(f"{path}/verify", json={"method": "reply_from_address"}, headers=officer)
+    new_due = (clock.now + timedelta(days=20)).isoformat()
+    postponed = client.post(
+        f"{path}/postpone", json={"reason": "LARGE_VOLUME", "due_at": new_due}, headers=officer
+    )
+    assert postponed.status_code == 200, postponed.text
+    assert postponed.json()["due_at"] == new_due
+    told = text_of(mailbox.to(person["email"])[-1])
+    assert "LARGE_VOLUME" in told
+    assert new_due[:10] in told
+    refused = client.post(
+        f"{path}/refuse", json={"reason": "OTHERS_LIFE_OR_PROPERTY", "note": "x"}, headers=officer
+    )
+    assert refused.json()["state"] == "refused"
+    answer = text_of(mailbox.to(person["email"])[-1])
+    assert "OTHERS_LIFE_OR_PROPERTY" in answer
+    assert engine.policy.policy.privacy_officer.email in answer
+    assert "https://www.kopico.go.kr" in answer
+    assert person["name"] not in answer
+
+
+def test_a_handler_enters_requests_only_for_their_purposes(
+    engine: Engine, client: TestClient, inbox: tuple[Inbox, int], person: dict[str, str]
+) -> None:
+    """It refuses a handler of another purpose, records the refusal, and lets the right one in."""
+    collect(engine, person)
+    body = {"kind": "access", "channel": "fax", "email": person["email"]}
+    marketer = staff(engine, "marketer", "handler", "marketing")
+    servicer = staff(engine, "servicer", "handler", "service")
+    refused = client.post("/api/v1/requests", json=body, headers=marketer)
+    assert refused.status_code == 403
+    assert client.post("/api/v1/requests", json=body, headers=servicer).status_code == 201
+    with engine.database.connect() as connection:
+        denied = connection.execute(
+            select(audit_events.c.actor).where(
+                audit_events.c.action == "request_receive", audit_events.c.outcome == "denied"
+            )
+        ).scalars()
+        assert list(denied) == ["marketer"]
