@@ -126,18 +126,19 @@ class RightsMixin(EngineBase):
         """
         if asked.contact_kind == "email":
             return asked.contact.value
+        emails = [name for name, kind in self.policy.policy.lookup_items.items() if kind == "email"]
         for row in fulfil.in_scope(connection, subject_id=subject_id, purposes=(), separated=True):
-            state_separated = row.state == "separated"
+            # Only the email is opened, to send the code; nothing else of the person.
             values = open_items(
                 connection,
                 keys=self.keys,
                 collection_id=row.id,
                 version=row.key_version,
-                separated=state_separated,
+                separated=row.state == "separated",
+                names=emails,
             )
-            for name, value in values.items():
-                if self.policy.policy.lookup_items.get(name) == "email":
-                    return value
+            for value in values.values():
+                return value
         return None
 
     # -- the web channel ------------------------------------------------------------

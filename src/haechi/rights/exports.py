@@ -12,6 +12,7 @@ as audit events and lets the answer go once it is sent.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -45,9 +46,18 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def open_items(
-    connection: Connection, *, keys: KeyProvider, collection_id: str, version: int, separated: bool
+    connection: Connection,
+    *,
+    keys: KeyProvider,
+    collection_id: str,
+    version: int,
+    separated: bool,
+    names: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """A collection's items, decrypted (from the separated store if ``separated``)."""
+    """A collection's items, decrypted (from the separated store if ``separated``).
+
+    With ``names``, only those items are opened.
+    """
     key_table: Table = separated_keys if separated else data_keys
     item_table: Table = separated_items if separated else items
     wrapped = connection.execute(
@@ -56,11 +66,12 @@ def open_items(
     if wrapped is None:
         return {}
     sealer = Sealer(keys.unwrap(bytes(wrapped), context=collection_id.encode()))
-    rows = connection.execute(
-        select(item_table.c.name, item_table.c.sealed).where(
-            item_table.c.collection_id == collection_id
-        )
+    query = select(item_table.c.name, item_table.c.sealed).where(
+        item_table.c.collection_id == collection_id
     )
+    if names is not None:
+        query = query.where(item_table.c.name.in_(sorted(names)))
+    rows = connection.execute(query)
     return {
         row.name: sealer.open(
             bytes(row.sealed), context=item_context(collection_id, row.name, version=version)
