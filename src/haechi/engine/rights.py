@@ -20,9 +20,11 @@ from haechi.access.decision import Actor
 from haechi.access.roles import Role
 from haechi.access.tokens import secret_digest
 from haechi.audit.events import record_event
+from haechi.engine import rights_actions as fulfil
+from haechi.engine import rights_inputs as inputs
 from haechi.engine.base import SYSTEM, EngineBase
 from haechi.errors import Conflict, HaechiError
-from haechi.rights import codes, documents, fulfil, inputs
+from haechi.rights import codes, documents
 from haechi.rights import requests as rows
 from haechi.rights.exports import open_items
 from haechi.rights.models import (

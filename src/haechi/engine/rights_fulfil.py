@@ -15,10 +15,11 @@ from haechi.access.decision import Actor
 from haechi.access.roles import Role, require_role
 from haechi.audit.events import record_event
 from haechi.audit.monitor import record_alert
+from haechi.engine import rights_actions as fulfil
 from haechi.engine.base import SYSTEM
 from haechi.engine.rights import RightsMixin
 from haechi.errors import InvalidInput, PermissionDenied
-from haechi.rights import documents, fulfil
+from haechi.rights import documents
 from haechi.rights import requests as rows
 from haechi.rights.exports import build_export
 from haechi.rights.models import Kind, RefusalReason, RequestInfo, State, SubjectExport

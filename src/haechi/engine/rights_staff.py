@@ -18,9 +18,11 @@ from sqlalchemy import Connection, Row, update
 from haechi.access.decision import Actor
 from haechi.access.roles import Role, require_role
 from haechi.audit.events import record_event
+from haechi.engine import rights_actions as fulfil
+from haechi.engine import rights_inputs as inputs
 from haechi.engine.rights_fulfil import RightsFulfilMixin, moment
 from haechi.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from haechi.rights import documents, fulfil, inputs
+from haechi.rights import documents
 from haechi.rights import requests as rows
 from haechi.rights.models import (
     STAFF_METHODS,

@@ -3,10 +3,12 @@
 Requests, their identity checks, deadlines, holds, fulfilment and the access export:
 
 - :mod:`haechi.rights.models`: kinds, states, rules and views of a request;
-- :mod:`haechi.rights.inputs`: what a request asks, checked before any database work;
 - :mod:`haechi.rights.requests`: requests as rows and their state changes;
 - :mod:`haechi.rights.codes`: one-time codes of the web channel, hashed and capped;
 - :mod:`haechi.rights.documents`: the request's own data key and sealed documents;
-- :mod:`haechi.rights.fulfil`: holds, and what each kind does to the collections;
 - :mod:`haechi.rights.exports`: everything held about one person.
+
+Checking what a request asks and carrying it out on a person's collections need the
+subjects and retention domains, so they live with the engine
+(:mod:`haechi.engine.rights_inputs`, :mod:`haechi.engine.rights_actions`).
 """

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from haechi.api.deps import ERRORS, EngineDep, IdPath, IpDep
 from haechi.api.schemas import MAX_ITEM_VALUE, MAX_ITEMS, ItemValue, Name, Text, _Body
+from haechi.engine.rights_inputs import MAX_PURPOSES
 from haechi.mail import Notifier
 from haechi.mail.requests import deliver_code
-from haechi.rights.inputs import MAX_PURPOSES
 from haechi.rights.models import PublicStatus
 
 __all__ = ["PublicRequestIn", "notifier_of", "router"]
