@@ -68,10 +68,13 @@ def in_scope(
     subject_id: str,
     purposes: Iterable[str],
     separated: bool = False,
+    lock: bool = False,
 ) -> list[Row[Any]]:
     """The subject's collections for ``purposes`` (all purposes if empty), live ones.
 
-    With ``separated``, data kept apart under a legal hold is included too.
+    With ``separated``, data kept apart under a legal hold is included too; with
+    ``lock``, the rows are locked until the transaction ends (PostgreSQL), so neither a
+    re-collection nor the sweep changes them while the request is carried out.
     """
     states = list(LIVE) + ([CollectionState.SEPARATED.value] if separated else [])
     query = (
@@ -82,7 +85,7 @@ def in_scope(
     wanted = sorted(set(purposes))
     if wanted:
         query = query.where(collections.c.purpose.in_(wanted))
-    return list(connection.execute(query))
+    return list(connection.execute(query.with_for_update() if lock else query))
 
 
 def place_holds(

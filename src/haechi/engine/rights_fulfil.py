@@ -142,7 +142,7 @@ class RightsFulfilMixin(RightsMixin):
             return State.COMPLETED, {"exported": True}, export
         if kind is Kind.DELETION:
             return self._delete(connection, row, subject_id, purposes, actor=actor, now=now)
-        targets = fulfil.in_scope(connection, subject_id=subject_id, purposes=purposes)
+        targets = fulfil.in_scope(connection, subject_id=subject_id, purposes=purposes, lock=True)
         if kind is Kind.CORRECTION:
             corrections = self._corrections(connection, row.id)
             changed = fulfil.correct(
@@ -183,7 +183,7 @@ class RightsFulfilMixin(RightsMixin):
         now: datetime,
     ) -> tuple[State, dict[str, Any], None]:
         targets = fulfil.in_scope(
-            connection, subject_id=subject_id, purposes=purposes, separated=True
+            connection, subject_id=subject_id, purposes=purposes, separated=True, lock=True
         )
         kept = [
             refusal
