@@ -14,7 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Header, Request, status
 from pydantic import BaseModel, Field
 
 from haechi.api.deps import ERRORS, EngineDep, IdPath, IpDep
-from haechi.api.schemas import MAX_ITEM_VALUE, MAX_ITEMS, ItemValue, Name, Text, _Body
+from haechi.api.schemas import MAX_ITEM_VALUE, MAX_ITEMS, ErrorOut, ItemValue, Name, Text, _Body
 from haechi.engine.rights_inputs import MAX_PURPOSES
 from haechi.mail import Notifier
 from haechi.mail.requests import deliver_code
@@ -22,7 +22,9 @@ from haechi.rights.models import PublicStatus
 
 __all__ = ["PublicRequestIn", "notifier_of", "router"]
 
-router = APIRouter(prefix="/api/v1/public", tags=["public"], responses=ERRORS)
+router = APIRouter(
+    prefix="/api/v1/public", tags=["public"], responses={**ERRORS, 429: {"model": ErrorOut}}
+)
 
 StatusToken = Annotated[
     str, Header(alias="X-Status-Token", min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
