@@ -36,8 +36,10 @@ def test_a_job_survives_a_failing_round() -> None:
 
 
 def test_server_jobs_follow_the_settings(engine: Engine) -> None:
-    """It schedules the sweep only when its interval is set, and always the monitors."""
+    """It schedules the sweep only when its interval is set; monitors and deadlines always."""
     engine.settings.retention.sweep_interval_seconds = 0
-    assert [job.name for job in BackgroundJobs.for_engine(engine).jobs] == ["monitors"]
+    jobs = [job.name for job in BackgroundJobs.for_engine(engine).jobs]
+    assert jobs == ["monitors", "requests"]
     engine.settings.retention.sweep_interval_seconds = 60
-    assert [job.name for job in BackgroundJobs.for_engine(engine).jobs] == ["monitors", "sweep"]
+    jobs = [job.name for job in BackgroundJobs.for_engine(engine).jobs]
+    assert jobs == ["monitors", "requests", "sweep"]

@@ -98,7 +98,15 @@ class BackgroundJobs:
             if notifier is not None:
                 mail_alerts(engine, notifier)
 
-        jobs = [Job("monitors", settings.monitor.interval_seconds, monitors)]
+        def requests_clock() -> None:
+            # Each alert is claimed by a conditional update: once across servers.
+            engine.check_request_deadlines()
+            engine.purge_requests()
+
+        jobs = [
+            Job("monitors", settings.monitor.interval_seconds, monitors),
+            Job("requests", settings.monitor.interval_seconds, requests_clock),
+        ]
         if settings.retention.sweep_interval_seconds > 0:
             # Crash-safe and chunked with SKIP LOCKED: every server may run it.
             jobs.append(Job("sweep", settings.retention.sweep_interval_seconds, engine.sweep))

@@ -13,11 +13,22 @@ from fastapi import FastAPI
 from haechi.api.docs import install_docs
 from haechi.api.errors import install_error_handlers
 from haechi.api.middleware import ClientAddress, RequestLimits
-from haechi.api.routers import audit, auth, collections, policy, staff, subjects
+from haechi.api.routers import (
+    audit,
+    auth,
+    collections,
+    policy,
+    public,
+    requests,
+    staff,
+    subjects,
+)
 from haechi.config import Settings
 from haechi.engine import Engine
 from haechi.jobs import BackgroundJobs
-from haechi.web import public
+from haechi.mail import Notifier, SmtpNotifier
+from haechi.mail.requests import ExportRenderer
+from haechi.web import public as public_pages
 
 __all__ = ["create_app"]
 
@@ -28,11 +39,18 @@ def health() -> dict[str, str]:
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, jobs: bool = False
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    jobs: bool = False,
+    notifier: Notifier | None = None,
+    export_renderer: ExportRenderer | None = None,
 ) -> FastAPI:
     """The application; opens an engine from ``settings`` unless one is given.
 
     With ``jobs`` the server also runs the background jobs (sealing the log…).
+    ``notifier`` mails people about their requests (SMTP from the settings by default);
+    ``export_renderer`` adds the readable page to an access request's answer.
     """
     if settings is None:
         if engine is None:
@@ -66,13 +84,17 @@ def create_app(
     if engine is not None:
         app.state.engine = engine
     install_error_handlers(app)
+    if notifier is None and settings.mail.smtp_host:
+        notifier = SmtpNotifier(settings.mail)
+    app.state.notifier = notifier
+    app.state.export_renderer = export_renderer
 
     server = settings.server
     # The last added runs first: limits, then the client address, then routing.
     app.add_middleware(ClientAddress, trusted_proxies=server.trusted_proxies)
     app.add_middleware(RequestLimits, max_body_bytes=server.max_body_bytes)
 
-    for area in (collections, subjects, audit, auth, staff, policy, public):
+    for area in (collections, subjects, audit, auth, staff, policy, public, requests, public_pages):
         app.include_router(area.router)
     app.add_api_route("/api/v1/health", health, methods=["GET"], include_in_schema=False)
     install_docs(app)

@@ -30,6 +30,7 @@ from haechi.errors import (
     PolicyViolation,
     Problem,
 )
+from haechi.rights.codes import RateLimited
 
 __all__ = [
     "MAX_PROBLEMS",
@@ -45,6 +46,7 @@ UNDECLARED = "<undeclared>"
 
 # Most specific first: the first matching base decides the status.
 STATUS_OF: list[tuple[type[HaechiError], int]] = [
+    (RateLimited, 429),
     (AccessDenied, 403),
     (PermissionDenied, 403),
     (NotFound, 404),

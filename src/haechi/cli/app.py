@@ -31,6 +31,7 @@ from haechi.cli.common import (
     load_settings,
     opened,
 )
+from haechi.cli.requests import requests_app
 from haechi.cli.retention import destruction_app, sweep
 from haechi.cli.scan import scan
 from haechi.cli.staff import operator, staff_app
@@ -63,6 +64,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(staff_app, name="staff")
 app.command("sweep")(sweep)
 app.add_typer(destruction_app, name="destruction")
+app.add_typer(requests_app, name="requests")
 
 out = Console()
 err = Console(stderr=True)
@@ -211,6 +213,7 @@ def serve(
     import uvicorn
 
     from haechi.api import create_app
+    from haechi.web import export_renderer
 
     settings = load_settings(data, database)
     server = settings.server
@@ -227,7 +230,9 @@ def serve(
         # The application resolves the client from server.trusted_proxies itself
         # (haechi.api.middleware); uvicorn must never rewrite it from headers.
         config = uvicorn.Config(
-            create_app(engine=engine, jobs=True),
+            create_app(
+                engine=engine, jobs=True, export_renderer=export_renderer(engine.policy.policy)
+            ),
             log_level="info",
             proxy_headers=False,
             forwarded_allow_ips=[],

@@ -3,7 +3,7 @@
 The engine owns transactions: each public method runs in one, so a change and the
 audit event that records it commit together or not at all. Its methods are grouped
 by area, one module each: subjects (collection and use), retention, the log, access,
-published policy versions.
+published policy versions, rights (requests people make).
 """
 
 from haechi.engine.access import AccessMixin
@@ -11,6 +11,7 @@ from haechi.engine.base import SYSTEM, Clock, declared_finding_types, utc_now
 from haechi.engine.log import LogMixin
 from haechi.engine.policy import PublishedVersion, RenewedConsent
 from haechi.engine.retention import RetentionMixin
+from haechi.engine.rights_staff import RightsStaffMixin
 from haechi.engine.subjects import SubjectsMixin
 
 __all__ = [
@@ -24,5 +25,5 @@ __all__ = [
 ]
 
 
-class Engine(SubjectsMixin, RetentionMixin, LogMixin, AccessMixin):
+class Engine(SubjectsMixin, RetentionMixin, LogMixin, AccessMixin, RightsStaffMixin):
     """Enforces one policy over one database with one key provider."""

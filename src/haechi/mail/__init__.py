@@ -47,6 +47,8 @@ _RULES = {
     "off_hours": "personal data was read outside working hours",
     "denied_burst": "one account was refused many times in a few minutes",
     "failed_logins": "many failed logins for one account",
+    "request_due_soon": "a person's request is due within two days",
+    "request_overdue": "a person's request is past its due date",
 }
 
 

@@ -450,3 +450,6 @@ separated_items = Table(
     schema=SEPARATED_SCHEMA,
     sqlite_with_rowid=False,
 )
+
+# The rights domain's tables join the same metadata (a module of their own for size).
+from haechi.storage import rights_tables as _rights_tables  # noqa: E402, F401

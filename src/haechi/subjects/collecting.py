@@ -45,7 +45,7 @@ from haechi.subjects.matching import lookup_digests, match_or_create_subject
 from haechi.subjects.models import CollectResult, ConsentEvidence
 from haechi.subjects.values import CleanValue, clean_value, unsafe_text
 
-__all__ = ["MAX_ITEMS", "collect", "validate_collection"]
+__all__ = ["MAX_ITEMS", "collect", "drop_items", "seal_items", "validate_collection"]
 
 # More keys than this (or than the policy declares items, if more) are refused before
 # any per-item work: one fault, not one per key.
@@ -168,7 +168,6 @@ def collect(
             "it cannot be replaced until that ends",
             code="COLLECTION_NOT_ACTIVE",
         )
-    data_key = new_data_key()
     if existing is None:
         collection_id, version = str(uuid.uuid4()), 0
         connection.execute(
@@ -193,8 +192,7 @@ def collect(
         # The same person giving data again for the same purpose: the new values
         # replace the old ones under a new key, and the clock restarts from this consent.
         collection_id, version = existing.id, existing.key_version + 1
-        connection.execute(delete(items).where(items.c.collection_id == collection_id))
-        connection.execute(delete(data_keys).where(data_keys.c.collection_id == collection_id))
+        drop_items(connection, collection_id)
         connection.execute(
             update(collections)
             .where(collections.c.id == collection_id)
@@ -210,28 +208,7 @@ def collect(
                 key_version=version,
             )
         )
-    connection.execute(
-        _INSERT_KEY,
-        {
-            "collection_id": collection_id,
-            "key_id": keys.key_id,
-            "wrapped": keys.wrap(data_key, context=collection_id.encode()),
-        },
-    )
-    sealer = Sealer(data_key)
-    connection.execute(
-        _INSERT_ITEMS,
-        [
-            {
-                "collection_id": collection_id,
-                "name": name,
-                "sealed": sealer.seal(
-                    value.value, context=item_context(collection_id, name, version=version)
-                ),
-            }
-            for name, value in values.items()
-        ],
-    )
+    seal_items(connection, keys=keys, collection_id=collection_id, version=version, values=values)
     connection.execute(
         _INSERT_CONSENT,
         {
@@ -260,3 +237,46 @@ def collect(
         source_ip=consent.source_ip,
     )
     return CollectResult(subject_id, collection_id, expires_at, created=existing is None)
+
+
+def drop_items(connection: Connection, collection_id: str) -> None:
+    """Delete a collection's items and its wrapped data key (before sealing anew)."""
+    connection.execute(delete(items).where(items.c.collection_id == collection_id))
+    connection.execute(delete(data_keys).where(data_keys.c.collection_id == collection_id))
+
+
+def seal_items(
+    connection: Connection,
+    *,
+    keys: KeyProvider,
+    collection_id: str,
+    version: int,
+    values: Mapping[str, CleanValue],
+) -> None:
+    """Seal ``values`` under a fresh data key of generation ``version`` and store both.
+
+    Collection and re-collection use it, and so does a correction a person asked for.
+    """
+    data_key = new_data_key()
+    connection.execute(
+        _INSERT_KEY,
+        {
+            "collection_id": collection_id,
+            "key_id": keys.key_id,
+            "wrapped": keys.wrap(data_key, context=collection_id.encode()),
+        },
+    )
+    sealer = Sealer(data_key)
+    connection.execute(
+        _INSERT_ITEMS,
+        [
+            {
+                "collection_id": collection_id,
+                "name": name,
+                "sealed": sealer.seal(
+                    value.value, context=item_context(collection_id, name, version=version)
+                ),
+            }
+            for name, value in values.items()
+        ],
+    )

@@ -1,7 +1,7 @@
 """published policy versions: number, announcement and effective dates, rendered documents
 
-Revision ID: 0009_policy_versions
-Revises: 0006_key_versions
+Revision ID: 0008_policy_versions
+Revises: 0007_rights
 Create Date: 2026-12-01
 
 Rows already present are files an engine loaded; they stay unpublished (no number).
@@ -14,8 +14,8 @@ from alembic import op
 
 from haechi.storage.types import UtcDateTime
 
-revision = "0009_policy_versions"
-down_revision = "0006_key_versions"
+revision = "0008_policy_versions"
+down_revision = "0007_rights"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,395 @@
+"""Requests people make about their data: the web channel, staff steps and fulfilment.
+
+Every step runs in one transaction with its audit event (request id and kind in the
+event's reason, the step linked in ``rights_request_events`` for the request's
+history). The engine never sends mail: it returns what to send (:class:`CodeMail`,
+:class:`ResultMail`) and the surface sends it, after answering, so a mailed code costs
+the person on file no time the unknown one does not also spend.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row
+
+from haechi.access.decision import Actor
+from haechi.access.roles import Role
+from haechi.access.tokens import secret_digest
+from haechi.audit.events import record_event
+from haechi.engine import rights_actions as fulfil
+from haechi.engine import rights_inputs as inputs
+from haechi.engine.base import SYSTEM, EngineBase
+from haechi.errors import Conflict, HaechiError
+from haechi.rights import codes, documents
+from haechi.rights import requests as rows
+from haechi.rights.exports import open_items
+from haechi.rights.models import (
+    CodeMail,
+    Kind,
+    PublicReceipt,
+    PublicStatus,
+    Requester,
+    RequestRules,
+    State,
+    Verification,
+)
+from haechi.subjects import service as subjects
+
+__all__ = ["RightsMixin"]
+
+_OPEN = (State.VERIFIED, State.IN_PROGRESS, State.POSTPONED)
+_HOLDING = frozenset({Kind.CORRECTION, Kind.DELETION})
+# A postponed answer is still due within this many days of receipt.
+_MAX_POSTPONE_DAYS = 60
+_STAFF_CHANNELS = frozenset({"email", "document", "fax", "portal"})
+
+
+class RightsMixin(EngineBase):
+    """Requests of access, correction, deletion, suspension and withdrawal."""
+
+    request_rules = RequestRules()
+
+    # -- shared steps -------------------------------------------------------------
+
+    def _step(
+        self,
+        connection: Connection,
+        row: Row[Any] | tuple[str, str, str | None],
+        step: str,
+        *,
+        actor: Actor,
+        outcome: str = "allowed",
+        code: str | None = None,
+    ) -> int:
+        request_id, kind, subject_id = (
+            (row.id, row.kind, row.subject_id) if isinstance(row, Row) else row
+        )
+        event_id = record_event(
+            connection,
+            now=self.clock(),
+            actor=actor.name,
+            actor_kind=actor.kind,
+            action=f"request_{step}",
+            outcome=outcome,
+            code=code,
+            subject_id=subject_id,
+            reason=f"rights_request {request_id} {kind}",
+            source_ip=actor.source_ip,
+        )
+        rows.record_step(connection, request_id=request_id, step=step, event_id=event_id)
+        return event_id
+
+    @staticmethod
+    def _may_serve_all(actor: Actor, purposes: Sequence[str]) -> bool:
+        """Whether ``actor`` serves every purpose of a request (the officer: all of them)."""
+        if actor.all_purposes or actor.kind == "system" or actor.role == Role.PRIVACY_OFFICER:
+            return True
+        return bool(purposes) and all(actor.may_serve(purpose) for purpose in purposes)
+
+    def _held_purposes(self, connection: Connection, subject_id: str) -> list[str]:
+        """The purposes a subject has data for (live or separated)."""
+        return sorted(
+            {
+                row.purpose
+                for row in fulfil.in_scope(
+                    connection, subject_id=subject_id, purposes=(), separated=True
+                )
+            }
+        )
+
+    def _code_key(self) -> bytes:
+        return self.keys.derive("rights-code-v1")
+
+    def _contact(self, connection: Connection, request_id: str) -> str | None:
+        content = documents.read(
+            connection, keys=self.keys, request_id=request_id, kind=documents.CONTACT
+        )
+        return content.decode() if content else None
+
+    def _code_mail(
+        self, connection: Connection, row: Row[Any], code: str, expires_at: datetime
+    ) -> CodeMail | None:
+        if row.subject_id is None:
+            return None
+        address = self._contact(connection, row.id)
+        return CodeMail(row.id, address, code, row.lang, expires_at) if address else None
+
+    def _address_on_file(
+        self, connection: Connection, subject_id: str, asked: inputs.Asked
+    ) -> str | None:
+        """Where a code may go (an email on file), for a person found on file.
+
+        The email typed, when that is how the person was found; else an email held for
+        the one person the phone belongs to.
+        """
+        if asked.contact_kind == "email":
+            return asked.contact.value
+        emails = [name for name, kind in self.policy.policy.lookup_items.items() if kind == "email"]
+        for row in fulfil.in_scope(connection, subject_id=subject_id, purposes=(), separated=True):
+            # Only the email is opened, to send the code; nothing else of the person.
+            values = open_items(
+                connection,
+                keys=self.keys,
+                collection_id=row.id,
+                version=row.key_version,
+                separated=row.state == "separated",
+                names=emails,
+            )
+            for value in values.values():
+                return value
+        return None
+
+    # -- the web channel ------------------------------------------------------------
+
+    def submit_request(
+        self,
+        *,
+        kind: str,
+        email: str | None = None,
+        phone: str | None = None,
+        purposes: Sequence[str] | None = None,
+        lang: str = "ko",
+        corrections: Mapping[str, object] | None = None,
+        source_ip: str | None,
+    ) -> PublicReceipt:
+        """Take a web request; answered alike whether or not the person is on file.
+
+        A code is issued either way; it is mailed (by the caller, with the returned
+        :class:`CodeMail`) only to an address on file.
+        """
+        asked = inputs.check_request(
+            self.policy.policy,
+            kind=kind,
+            channel="web",
+            email=email,
+            phone=phone,
+            purposes=purposes,
+            lang=lang,
+            corrections=corrections,
+        )
+        actor = Actor(name="public", kind="public", purposes=frozenset(), source_ip=source_ip)
+        assert asked.contact.normalized is not None
+        digest = self._index.digest(asked.contact_kind, asked.contact.normalized)
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        try:
+            with self.transaction() as connection:
+                found = subjects.find_subject(
+                    connection,
+                    index=self._index,
+                    kind=asked.contact_kind,
+                    value=asked.contact.value,
+                    actor=SYSTEM,
+                )
+                subject_id = found.subject_id
+                address = (
+                    self._address_on_file(connection, subject_id, asked) if subject_id else None
+                )
+                if address is None:
+                    subject_id = None
+                request_id = self._create(
+                    connection,
+                    asked=asked,
+                    channel="web",
+                    requester=Requester.SUBJECT,
+                    subject_id=subject_id,
+                    digest=digest,
+                    token_hash=secret_digest(token),
+                    created_by=actor.name,
+                    now=now,
+                )
+                # Sealed for everyone alike: the address on file, or nothing.
+                documents.add(
+                    connection,
+                    keys=self.keys,
+                    request_id=request_id,
+                    kind=documents.CONTACT,
+                    content=(address or "").encode(),
+                    media_type="text/plain",
+                    now=now,
+                )
+                code, expires_at = codes.issue_code(
+                    connection,
+                    key=self._code_key(),
+                    rules=self.request_rules,
+                    request_id=request_id,
+                    address_digest=digest,
+                    source_ip=source_ip,
+                    now=now,
+                )
+                self._step(
+                    connection, (request_id, asked.kind.value, subject_id), "receive", actor=actor
+                )
+        except codes.RateLimited:
+            with self.transaction() as connection:
+                record_event(
+                    connection,
+                    now=now,
+                    actor=actor.name,
+                    actor_kind=actor.kind,
+                    action="request_receive",
+                    outcome="denied",
+                    code=codes.RateLimited.code,
+                    source_ip=source_ip,
+                )
+            raise
+        mail = (
+            CodeMail(request_id, address, code, asked.lang, expires_at)
+            if address is not None
+            else None
+        )
+        return PublicReceipt(request_id, token, mail)
+
+    def _create(
+        self,
+        connection: Connection,
+        *,
+        asked: inputs.Asked,
+        channel: str,
+        requester: Requester,
+        subject_id: str | None,
+        digest: bytes | None,
+        token_hash: str | None,
+        created_by: str,
+        now: datetime,
+    ) -> str:
+        purposes: Sequence[str] = asked.purposes
+        if not purposes and subject_id is not None:
+            purposes = self._held_purposes(connection, subject_id)
+        request_id = rows.create(
+            connection,
+            keys=self.keys,
+            rules=self.request_rules,
+            kind=asked.kind.value,
+            channel=channel,
+            requester=requester.value,
+            subject_id=subject_id,
+            contact_kind=asked.contact_kind,
+            contact_digest=digest,
+            purposes=purposes,
+            lang=asked.lang,
+            token_hash=token_hash,
+            response_days=self.policy.policy.rights.response_days,
+            created_by=created_by,
+            now=now,
+        )
+        if asked.corrections:
+            documents.add(
+                connection,
+                keys=self.keys,
+                request_id=request_id,
+                kind=documents.CORRECTIONS,
+                content=inputs.corrections_json(asked.corrections),
+                media_type="application/json",
+                now=now,
+            )
+        return request_id
+
+    def resend_code(
+        self, request_id: str, *, status_token: str, source_ip: str | None
+    ) -> CodeMail | None:
+        """A new code for a request not yet verified (the earlier one stops working)."""
+        actor = Actor(name="public", kind="public", purposes=frozenset(), source_ip=source_ip)
+        with self.transaction() as connection:
+            row = rows.by_token(connection, request_id, secret_digest(status_token))
+            if row.state != State.RECEIVED.value:
+                raise Conflict("the request is already verified", code="REQUEST_STATE")
+            code, expires_at = codes.issue_code(
+                connection,
+                key=self._code_key(),
+                rules=self.request_rules,
+                request_id=row.id,
+                address_digest=row.contact_digest,
+                source_ip=source_ip,
+                now=self.clock(),
+            )
+            mail = self._code_mail(connection, row, code, expires_at)
+            self._step(connection, row, "resend_code", actor=actor)
+        return mail
+
+    def verify_request_code(
+        self, request_id: str, *, status_token: str, code: str, source_ip: str | None
+    ) -> PublicStatus:
+        """Verify a web request with the code mailed for it; every try is counted."""
+        actor = Actor(name="public", kind="public", purposes=frozenset(), source_ip=source_ip)
+        error: HaechiError | None = None
+        with self.transaction() as connection:
+            row = rows.by_token(connection, request_id, secret_digest(status_token))
+            now = self.clock()
+            if row.state != State.RECEIVED.value:
+                error = Conflict("the request is already verified", code="REQUEST_STATE")
+            else:
+                error = codes.check_code(
+                    connection,
+                    key=self._code_key(),
+                    rules=self.request_rules,
+                    request_id=row.id,
+                    code=code,
+                    on_file=row.subject_id is not None,
+                    now=now,
+                )
+            if error is None:
+                self._verified(connection, row, Verification.EMAIL_CODE, actor=actor, now=now)
+            else:
+                self._step(
+                    connection, row, "verify", actor=actor, outcome="denied", code=error.code
+                )
+            status = self._public(rows.load(connection, row.id))
+        if error is not None:
+            raise error
+        return status
+
+    def _verified(
+        self,
+        connection: Connection,
+        row: Row[Any],
+        method: Verification,
+        *,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        rows.move(
+            connection,
+            row.id,
+            to=State.VERIFIED,
+            allowed_from=(State.RECEIVED,),
+            verification_method=method.value,
+            verified_at=now,
+            verified_by=actor.name,
+            # A verified request is the person's: kept until closed, then three years.
+            retain_until=now + self.request_rules.record_retention,
+        )
+        self._step(connection, row, "verify", actor=actor)
+        if Kind(row.kind) in _HOLDING and row.subject_id is not None:
+            targets = fulfil.in_scope(
+                connection, subject_id=row.subject_id, purposes=rows.purposes_of(row)
+            )
+            fulfil.place_holds(
+                connection, request_id=row.id, targets=targets, by=actor.name, now=now
+            )
+            self._step(connection, row, "hold", actor=actor)
+
+    def request_status(
+        self, request_id: str, *, status_token: str, source_ip: str | None
+    ) -> PublicStatus:
+        """What the requester may see of their request, with its status token."""
+        with self.transaction() as connection:
+            row = rows.by_token(connection, request_id, secret_digest(status_token))
+            return self._public(row)
+
+    @staticmethod
+    def _public(row: Row[Any]) -> PublicStatus:
+        return PublicStatus(
+            request_id=row.id,
+            kind=row.kind,
+            state=row.state,
+            received_at=row.received_at,
+            due_at=row.due_at,
+            refusal_reason=row.refusal_reason,
+            refusal_until=row.refusal_until,
+            postpone_reason=row.postpone_reason,
+        )
