@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from haechi.api.docs import install_docs
 from haechi.api.errors import install_error_handlers
 from haechi.api.middleware import ClientAddress, RequestLimits
-from haechi.api.routers import audit, auth, collections, staff, subjects
+from haechi.api.routers import audit, auth, collections, complaints, staff, subjects
 from haechi.config import Settings
 from haechi.engine import Engine
 from haechi.jobs import BackgroundJobs
@@ -71,7 +71,7 @@ def create_app(
     app.add_middleware(ClientAddress, trusted_proxies=server.trusted_proxies)
     app.add_middleware(RequestLimits, max_body_bytes=server.max_body_bytes)
 
-    for area in (collections, subjects, audit, auth, staff):
+    for area in (collections, subjects, audit, auth, staff, complaints):
         app.include_router(area.router)
     app.add_api_route("/api/v1/health", health, methods=["GET"], include_in_schema=False)
     install_docs(app)

@@ -2,11 +2,13 @@
 
 The engine owns transactions: each public method runs in one, so a change and the
 audit event that records it commit together or not at all. Its methods are grouped
-by area, one module each: subjects (collection and use), retention, the log, access.
+by area, one module each: subjects (collection and use), retention, the log, access,
+complaints.
 """
 
 from haechi.engine.access import AccessMixin
 from haechi.engine.base import SYSTEM, Clock, declared_finding_types, utc_now
+from haechi.engine.complaints import ComplaintsMixin
 from haechi.engine.log import LogMixin
 from haechi.engine.retention import RetentionMixin
 from haechi.engine.subjects import SubjectsMixin
@@ -14,5 +16,5 @@ from haechi.engine.subjects import SubjectsMixin
 __all__ = ["SYSTEM", "Clock", "Engine", "declared_finding_types", "utc_now"]
 
 
-class Engine(SubjectsMixin, RetentionMixin, LogMixin, AccessMixin):
+class Engine(ComplaintsMixin, SubjectsMixin, RetentionMixin, LogMixin, AccessMixin):
     """Enforces one policy over one database with one key provider."""
