@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from sqlalchemy import func, select, text
@@ -96,8 +97,11 @@ def test_a_petition_with_a_resident_number_is_refused_unquoted(engine: Engine) -
     assert "900101" not in str(refused.value)
 
 
-def test_the_thread_is_sealed_in_storage(engine: Engine, database: Database) -> None:
-    """It keeps no message of the thread in plaintext: not in the tables, WAL or a dump."""
+def test_the_thread_is_sealed_in_storage(
+    engine: Engine, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It keeps no message in plaintext: not in the tables, WAL, a dump, events or logs."""
+    caplog.set_level(logging.DEBUG)
     complaint_id = assigned(engine)
     engine.reply_complaint(complaint_id, text=REPLY, actor=handler())
     engine.verify_complaint_contact(complaint_id, method="phone", actor=handler())
@@ -113,6 +117,7 @@ def test_the_thread_is_sealed_in_storage(engine: Engine, database: Database) -> 
     for canary in (b"Canary-Petition", b"Canary-Reply", b"Canary-Result"):
         assert canary not in raw
         assert canary.decode() not in events
+        assert canary.decode() not in caplog.text
 
 
 def test_a_message_moved_to_another_place_fails_to_open(engine: Engine, database: Database) -> None:

@@ -121,6 +121,7 @@ class ComplaintsMixin(SubjectsMixin):
         action: str,
         may: Any,
         step: Any,
+        lock: bool = True,
     ) -> Any:
         """Run ``step(connection, info)`` on a locked complaint if ``may(info)``; one event.
 
@@ -131,7 +132,7 @@ class ComplaintsMixin(SubjectsMixin):
         result: Any = None
         with self.transaction() as connection:
             try:
-                info = service.get_complaint(connection, complaint_id, lock=True)
+                info = service.get_complaint(connection, complaint_id, lock=lock)
             except NotFound as missing:
                 self._complaint_denial(connection, actor, action, "NOT_FOUND")
                 error = missing
@@ -320,6 +321,7 @@ class ComplaintsMixin(SubjectsMixin):
             action="complaint_view",
             may=lambda _info: _reads_metadata(actor),
             step=read,
+            lock=False,
         )
         return info, thread
 
