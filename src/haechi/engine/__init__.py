@@ -9,6 +9,7 @@ complaints.
 from haechi.engine.access import AccessMixin
 from haechi.engine.base import SYSTEM, Clock, declared_finding_types, utc_now
 from haechi.engine.complaints import ComplaintsMixin
+from haechi.engine.complaints_handling import ComplaintHandlingMixin
 from haechi.engine.log import LogMixin
 from haechi.engine.retention import RetentionMixin
 from haechi.engine.subjects import SubjectsMixin
@@ -16,5 +17,7 @@ from haechi.engine.subjects import SubjectsMixin
 __all__ = ["SYSTEM", "Clock", "Engine", "declared_finding_types", "utc_now"]
 
 
-class Engine(ComplaintsMixin, SubjectsMixin, RetentionMixin, LogMixin, AccessMixin):
+class Engine(
+    ComplaintsMixin, ComplaintHandlingMixin, SubjectsMixin, RetentionMixin, LogMixin, AccessMixin
+):
     """Enforces one policy over one database with one key provider."""

@@ -2,12 +2,8 @@
 
 A complaint hangs on one collection under the ``complaints`` purpose, which holds
 the petitioner's name and contact (collected through the normal, consent-checked
-path). Its thread (the petition, staff replies and notes, the result) is sealed
-under a data key of the complaint's own, wrapped by the master key with the
-complaint and its collection as associated data; each message's associated data
-names the complaint, its place in the thread and its kind, so a message cannot be
-moved to another complaint or put in another's place. The collection's destruction
-deletes that key (a trigger, see :mod:`haechi.storage.complaints_tables`).
+path). This module holds the complaint's metadata, its queries and its mail; the
+sealed thread is in :mod:`haechi.rights.complaints_thread`.
 
 Every function takes an open connection and never commits; messages never reach an
 exception message, a log line or an audit event.
@@ -30,10 +26,8 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from haechi.access.grants import account, held_purposes
 from haechi.access.roles import Role
-from haechi.crypto.envelope import Sealer
-from haechi.crypto.keys import KeyProvider, new_data_key
 from haechi.errors import Conflict, InvalidInput, NotFound
-from haechi.storage.complaints_tables import complaint_keys, complaint_messages, complaints
+from haechi.storage.complaints_tables import complaints
 from haechi.storage.tables import collections
 
 __all__ = [
@@ -49,14 +43,13 @@ __all__ = [
     "MessageKind",
     "MessageSender",
     "ThreadMessage",
-    "add_message",
     "assignable",
+    "decoy_intake",
     "get_complaint",
     "intakes_since",
     "list_complaints",
     "message_problem",
     "open_complaint",
-    "read_thread",
     "result_message",
     "set_fields",
     "token_matches",
@@ -158,12 +151,9 @@ def message_problem(text: object, *, field: str) -> InvalidInput | None:
     return None
 
 
-def _key_context(complaint_id: str, collection_id: str) -> bytes:
-    return f"complaint|{complaint_id}|{collection_id}".encode()
-
-
-def _message_context(complaint_id: str, seq: int, kind: str) -> bytes:
-    return f"haechi-complaint|{complaint_id}|{seq}|{kind}".encode()
+def decoy_intake() -> Intake:
+    """An answer shaped like :func:`open_complaint`'s that leads to no complaint."""
+    return Intake(str(uuid.uuid4()), _TOKEN_PREFIX + secrets.token_urlsafe(24))
 
 
 def _token_digest(token: str) -> str:
@@ -184,15 +174,13 @@ def intakes_since(connection: Connection, *, source: str, since: datetime) -> in
 def open_complaint(
     connection: Connection,
     *,
-    keys: KeyProvider,
     collection_id: str,
     subject_id: str,
     channel: str,
     received_from: str | None,
-    petition: str,
     now: datetime,
 ) -> Intake:
-    """Record a complaint on its collection, with a fresh thread key and the petition."""
+    """Record a complaint on its collection; its thread starts with :func:`start_thread`."""
     complaint_id = str(uuid.uuid4())
     token = _TOKEN_PREFIX + secrets.token_urlsafe(24)
     connection.execute(
@@ -208,112 +196,7 @@ def open_complaint(
             status_token_hash=_token_digest(token),
         )
     )
-    data_key = new_data_key()
-    connection.execute(
-        insert(complaint_keys).values(
-            complaint_id=complaint_id,
-            collection_id=collection_id,
-            key_id=keys.key_id,
-            wrapped=keys.wrap(data_key, context=_key_context(complaint_id, collection_id)),
-        )
-    )
-    _insert_message(
-        connection,
-        Sealer(data_key),
-        complaint_id=complaint_id,
-        seq=1,
-        kind=MessageKind.PETITION,
-        author="petitioner",
-        text=petition,
-        now=now,
-    )
     return Intake(complaint_id, token)
-
-
-def _insert_message(
-    connection: Connection,
-    sealer: Sealer,
-    *,
-    complaint_id: str,
-    seq: int,
-    kind: MessageKind,
-    author: str,
-    text: str,
-    now: datetime,
-) -> None:
-    connection.execute(
-        insert(complaint_messages).values(
-            complaint_id=complaint_id,
-            seq=seq,
-            kind=kind.value,
-            author=author,
-            written_at=now,
-            sealed=sealer.seal(text, context=_message_context(complaint_id, seq, kind.value)),
-        )
-    )
-
-
-def _sealer(connection: Connection, keys: KeyProvider, info: ComplaintInfo) -> Sealer | None:
-    """The thread's sealer, or None once the thread key is shredded."""
-    wrapped = connection.execute(
-        select(complaint_keys.c.wrapped).where(complaint_keys.c.complaint_id == info.id)
-    ).scalar_one_or_none()
-    if wrapped is None:
-        return None
-    return Sealer(keys.unwrap(bytes(wrapped), context=_key_context(info.id, info.collection_id)))
-
-
-def add_message(
-    connection: Connection,
-    *,
-    keys: KeyProvider,
-    info: ComplaintInfo,
-    kind: MessageKind,
-    author: str,
-    text: str,
-    now: datetime,
-) -> int:
-    """Append a sealed message to the thread; its place in the thread is returned."""
-    sealer = _sealer(connection, keys, info)
-    if sealer is None:
-        raise Conflict("the complaint's thread is destroyed", code="THREAD_DESTROYED")
-    last = connection.execute(
-        select(func.max(complaint_messages.c.seq)).where(
-            complaint_messages.c.complaint_id == info.id
-        )
-    ).scalar_one()
-    seq = int(last or 0) + 1
-    _insert_message(
-        connection, sealer, complaint_id=info.id, seq=seq, kind=kind, author=author, text=text,
-        now=now,
-    )  # fmt: skip
-    return seq
-
-
-def read_thread(
-    connection: Connection, *, keys: KeyProvider, info: ComplaintInfo, with_text: bool
-) -> list[ThreadMessage]:
-    """The thread in order; texts opened only ``with_text`` and while the key exists."""
-    rows = connection.execute(
-        select(complaint_messages)
-        .where(complaint_messages.c.complaint_id == info.id)
-        .order_by(complaint_messages.c.seq)
-    ).all()
-    sealer = _sealer(connection, keys, info) if with_text and rows else None
-    return [
-        ThreadMessage(
-            seq=row.seq,
-            kind=row.kind,
-            author=row.author,
-            written_at=row.written_at,
-            text=(
-                sealer.open(bytes(row.sealed), context=_message_context(info.id, row.seq, row.kind))
-                if sealer is not None
-                else None
-            ),
-        )
-        for row in rows
-    ]
 
 
 _SELECT = select(complaints, collections.c.state.label("collection_state")).join(
