@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import func, select, text
@@ -288,3 +289,45 @@ def test_the_status_token_follows_one_complaint(engine: Engine) -> None:
     assert found.state.value == "received"
     assert engine.complaint_status(intake.complaint_id, token="hcc_wrong") is None
     assert engine.complaint_status("no-such-id", token=intake.status_token) is None
+
+
+class Outbox:
+    """A mail sender that fails until told otherwise, then keeps what it sends."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        if self.down:
+            raise ConnectionRefusedError("smtp down")
+        self.sent.append(message)
+
+
+def test_an_undelivered_result_is_recorded_and_mailed_again(
+    engine: Engine, database: Database
+) -> None:
+    """It keeps the close when the mail fails, logs the failure, and mails it later."""
+    complaint_id = assigned(engine)
+    engine.verify_complaint_contact(complaint_id, method="phone", actor=handler())
+    outbox = Outbox()
+    with pytest.raises(Conflict) as failed:
+        engine.close_complaint(complaint_id, result=RESULT, actor=handler(), sender=outbox)
+    assert failed.value.code == "MAIL_FAILED"
+    info, _ = engine.complaint(complaint_id, actor=OFFICER)
+    assert (info.state.value, info.delivery) == ("closed", None)
+    outbox.down = False
+    delivered = engine.deliver_complaint_result(complaint_id, actor=handler(), sender=outbox)
+    assert delivered.delivery == "mail"
+    [message] = outbox.sent
+    assert message["To"] == PERSON["email"]
+    with pytest.raises(Conflict) as again:
+        engine.deliver_complaint_result(complaint_id, actor=handler(), sender=outbox)
+    assert again.value.code == "NOT_PENDING"
+    with database.engine.connect() as connection:
+        codes = list(
+            connection.execute(
+                select(audit_events.c.code).where(audit_events.c.action == "complaint_mail")
+            ).scalars()
+        )
+    assert codes == ["MAIL_FAILED", None]

@@ -20,6 +20,7 @@ from haechi.access.decision import Actor
 from haechi.cli.common import DatabaseOption, DataOption, opened
 from haechi.cli.staff import ByOption, operator
 from haechi.engine import Engine
+from haechi.errors import ConfigurationError
 from haechi.mail import SmtpNotifier
 from haechi.rights.complaints import ComplaintInfo, MessageSender
 
@@ -191,4 +192,20 @@ def complaints_close(
     if as_json:
         _json(asdict(info))
         return
+    _print_info(info)
+
+
+@complaints_app.command("deliver")
+def complaints_deliver(
+    complaint_id: Annotated[str, typer.Argument(help="The complaint's id.")],
+    by: ByOption = None,
+    data: DataOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Mail again a closed complaint's result whose mail was not delivered."""
+    with opened(data, database) as engine:
+        sender = _sender(engine)
+        if sender is None:
+            raise ConfigurationError("mail is not configured: set [mail] smtp_host")
+        info = engine.deliver_complaint_result(complaint_id, actor=_officer(by), sender=sender)
     _print_info(info)

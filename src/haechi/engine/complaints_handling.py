@@ -170,6 +170,32 @@ class ComplaintHandlingMixin(ComplaintsBase):
             info = self._mail_result(info, text, actor=actor, sender=sender)
         return info
 
+    def deliver_complaint_result(
+        self, complaint_id: str, *, actor: Actor, sender: MessageSender
+    ) -> ComplaintInfo:
+        """Mail again the result of a closed complaint whose mail was not delivered."""
+        result: list[str] = []
+
+        def undelivered(connection: Connection, info: ComplaintInfo) -> ComplaintInfo:
+            if info.state is not ComplaintState.CLOSED or info.delivery is not None:
+                raise Conflict("only an undelivered result is mailed again", code="NOT_PENDING")
+            if info.contact_verified is None:
+                raise Conflict("the petitioner's email is not confirmed", code="EMAIL_NOT_VERIFIED")
+            thread = threads.read_thread(connection, keys=self.keys, info=info, with_text=True)
+            result.extend(m.text for m in thread if m.kind == MessageKind.RESULT and m.text)
+            if not result:
+                raise Conflict("the complaint's thread is destroyed", code="THREAD_DESTROYED")
+            return info
+
+        info: ComplaintInfo = self._with_complaint(
+            complaint_id,
+            actor=actor,
+            action="complaint_deliver",
+            may=lambda found: handles(actor, found),
+            step=undelivered,
+        )
+        return self._mail_result(info, result[-1], actor=actor, sender=sender)
+
     def _mail_result(
         self, info: ComplaintInfo, result: str, *, actor: Actor, sender: MessageSender
     ) -> ComplaintInfo:

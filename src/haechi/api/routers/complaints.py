@@ -19,7 +19,7 @@ from haechi.api.deps import ERRORS, ActorDep, EngineDep, IdPath, IpDep
 from haechi.api.errors import error_body
 from haechi.api.schemas import MAX_ITEMS, ConsentIn, ItemValue, Name, Text
 from haechi.engine import Engine
-from haechi.errors import NotFound
+from haechi.errors import Conflict, NotFound
 from haechi.mail import SmtpNotifier
 from haechi.rights.complaints import (
     MAX_MESSAGE,
@@ -272,3 +272,12 @@ def close(complaint_id: IdPath, body: CloseIn, engine: EngineDep, actor: ActorDe
         sender=_sender(engine),
     )
     return _out(info)
+
+
+@router.post("/complaints/{complaint_id}/deliver", response_model=ComplaintOut)
+def deliver(complaint_id: IdPath, engine: EngineDep, actor: ActorDep) -> ComplaintOut:
+    """Mail again a closed complaint's result whose mail was not delivered."""
+    sender = _sender(engine)
+    if sender is None:
+        raise Conflict("mail is not configured", code="MAIL_DISABLED")
+    return _out(engine.deliver_complaint_result(complaint_id, actor=actor, sender=sender))
