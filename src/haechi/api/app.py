@@ -17,6 +17,7 @@ from haechi.api.routers import (
     audit,
     auth,
     collections,
+    complaints,
     policy,
     public,
     requests,
@@ -94,7 +95,8 @@ def create_app(
     app.add_middleware(ClientAddress, trusted_proxies=server.trusted_proxies)
     app.add_middleware(RequestLimits, max_body_bytes=server.max_body_bytes)
 
-    for area in (collections, subjects, audit, auth, staff, policy, public, requests, public_pages):
+    areas = (collections, subjects, audit, auth, staff, policy, public, requests, complaints)
+    for area in (*areas, public_pages):
         app.include_router(area.router)
     app.add_api_route("/api/v1/health", health, methods=["GET"], include_in_schema=False)
     install_docs(app)

@@ -31,6 +31,7 @@ from haechi.cli.common import (
     load_settings,
     opened,
 )
+from haechi.cli.complaints import complaints_app
 from haechi.cli.requests import requests_app
 from haechi.cli.retention import destruction_app, sweep
 from haechi.cli.scan import scan
@@ -65,6 +66,7 @@ app.add_typer(staff_app, name="staff")
 app.command("sweep")(sweep)
 app.add_typer(destruction_app, name="destruction")
 app.add_typer(requests_app, name="requests")
+app.add_typer(complaints_app, name="complaints")
 
 out = Console()
 err = Console(stderr=True)

@@ -3,11 +3,13 @@
 The engine owns transactions: each public method runs in one, so a change and the
 audit event that records it commit together or not at all. Its methods are grouped
 by area, one module each: subjects (collection and use), retention, the log, access,
-published policy versions, rights (requests people make).
+published policy versions, rights (requests people make), complaints.
 """
 
 from haechi.engine.access import AccessMixin
 from haechi.engine.base import SYSTEM, Clock, declared_finding_types, utc_now
+from haechi.engine.complaints import ComplaintsMixin
+from haechi.engine.complaints_handling import ComplaintHandlingMixin
 from haechi.engine.log import LogMixin
 from haechi.engine.policy import PublishedVersion, RenewedConsent
 from haechi.engine.retention import RetentionMixin
@@ -25,5 +27,13 @@ __all__ = [
 ]
 
 
-class Engine(SubjectsMixin, RetentionMixin, LogMixin, AccessMixin, RightsStaffMixin):
+class Engine(
+    ComplaintsMixin,
+    ComplaintHandlingMixin,
+    SubjectsMixin,
+    RetentionMixin,
+    LogMixin,
+    AccessMixin,
+    RightsStaffMixin,
+):
     """Enforces one policy over one database with one key provider."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+# Importing the module registers the complaints tables on the same metadata.
+import haechi.storage.complaints_tables  # noqa: F401
 from haechi.storage.tables import metadata
 
 engine = context.config.attributes.get("engine")

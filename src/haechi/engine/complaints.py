@@ -1,0 +1,193 @@
+"""Complaints (민원): intake, a sealed thread, assignment, the result and its delivery.
+
+The intake goes through the consent-checked collection of the ``complaints`` purpose.
+
+Who may do what:
+
+- intake: any actor serving ``complaints`` (the public form's actor, or staff taking a
+  complaint by phone or on paper);
+- handlers granted ``complaints`` read the queue and threads; the handler a complaint
+  is assigned to (or the privacy officer, who serves every purpose) replies, confirms
+  the petitioner's address and closes it;
+- auditors read the metadata only (ids, states, dates, who wrote when), never a text;
+- a thread whose collection is separated under its legal hold is read only for the
+  hold's purpose (``hold:complaints``) and no longer changes.
+
+Every step is an audit event naming the complaint (``complaint <id>``), never a text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy import Connection
+
+from haechi.access.decision import Actor, Reason
+from haechi.audit.events import record_event
+from haechi.engine.complaints_base import ComplaintsBase, reads_metadata, reads_text
+from haechi.errors import AccessDenied, Conflict, InvalidInput
+from haechi.rights import complaints as service
+from haechi.rights import complaints_thread as threads
+from haechi.rights.complaints import (
+    INTAKE_PER_SOURCE_PER_HOUR,
+    PURPOSE,
+    ComplaintInfo,
+    ComplaintState,
+    Intake,
+    IntakeLimited,
+    ThreadMessage,
+)
+from haechi.subjects.models import ConsentEvidence
+
+__all__ = ["ComplaintsMixin"]
+
+
+class ComplaintsMixin(ComplaintsBase):
+    """Complaints: intake, the petitioner's status, the queue and threads."""
+
+    # -- intake -------------------------------------------------------------------
+
+    def submit_complaint(
+        self,
+        *,
+        items: Mapping[str, object],
+        description: str,
+        consent: ConsentEvidence,
+        actor: Actor,
+        channel: str = "web",
+    ) -> Intake:
+        """Receive a complaint: the petitioner's items collected with consent, the petition sealed.
+
+        A public actor (kind ``public``) is limited per source address and hour, and
+        is answered alike whether or not the person is known: a collection that cannot
+        take new data (held, suspended) is logged as a refusal and answered with ids
+        that lead nowhere, never with an error that would tell.
+        """
+        source = consent.source_ip or actor.source_ip
+        try:
+            petition = self._check_text(description, field="description")
+        except InvalidInput as problem:
+            with self.transaction() as connection:
+                self._complaint_denial(connection, actor, "complaint_open", problem.code)
+            raise
+        if actor.kind == "public" and source:
+            since = self.clock() - timedelta(hours=1)
+            with self.transaction() as connection:
+                count = service.intakes_since(connection, source=source, since=since)
+                if count >= INTAKE_PER_SOURCE_PER_HOUR:
+                    self._complaint_denial(connection, actor, "complaint_open", "RATE_LIMITED")
+            if count >= INTAKE_PER_SOURCE_PER_HOUR:
+                raise IntakeLimited("too many complaints from this address; try again later")
+        try:
+            collected = self.collect(
+                purpose=PURPOSE,
+                items=items,
+                consent=consent,
+                channel=channel,
+                source="complaint",
+                actor=actor,
+            )
+        except Conflict as conflict:
+            if actor.kind != "public":
+                raise
+            with self.transaction() as connection:
+                self._complaint_denial(connection, actor, "complaint_open", conflict.code)
+            return service.decoy_intake()
+        with self.transaction() as connection:
+            now = self.clock()
+            intake = service.open_complaint(
+                connection,
+                collection_id=collected.collection_id,
+                subject_id=collected.subject_id,
+                channel=channel,
+                received_from=source if actor.kind == "public" else None,
+                now=now,
+            )
+            threads.start_thread(
+                connection,
+                keys=self.keys,
+                complaint_id=intake.complaint_id,
+                collection_id=collected.collection_id,
+                petition=petition,
+                now=now,
+            )
+            info = service.get_complaint(connection, intake.complaint_id)
+            self._complaint_event(connection, actor, "complaint_open", info)
+        return intake
+
+    def complaint_status(
+        self, complaint_id: str, *, token: str, source_ip: str | None = None
+    ) -> ComplaintInfo | None:
+        """The complaint its petitioner follows with the status token; None for a wrong pair."""
+        actor = Actor(name="public", kind="public", purposes=frozenset(), source_ip=source_ip)
+        with self.transaction() as connection:
+            info = service.token_matches(connection, complaint_id, token)
+            if info is None:
+                self._complaint_denial(connection, actor, "complaint_status", "NOT_FOUND")
+            else:
+                self._complaint_event(connection, actor, "complaint_status", info)
+        return info
+
+    # -- the queue and threads ----------------------------------------------------
+
+    def complaints(
+        self, *, actor: Actor, state: str | None = None, limit: int = 100
+    ) -> list[ComplaintInfo]:
+        """The complaints queue, oldest first; metadata only (logged, as is a refusal)."""
+        wanted = None
+        if state is not None:
+            try:
+                wanted = ComplaintState(state)
+            except ValueError:
+                raise InvalidInput("state is received, assigned or closed", field="state") from None
+        limit = max(1, min(limit, 1000))
+        with self.transaction() as connection:
+            if reads_metadata(actor):
+                self._record_allowed_list(connection, actor)
+                return service.list_complaints(connection, state=wanted, limit=limit)
+            event_id = self._complaint_denial(
+                connection, actor, "complaint_list", Reason.NO_GRANT.value
+            )
+        raise AccessDenied(
+            Reason.NO_GRANT.value, "no grant to read complaints", audit_event_id=event_id
+        )
+
+    def _record_allowed_list(self, connection: Connection, actor: Actor) -> None:
+        record_event(
+            connection,
+            now=self.clock(),
+            actor=actor.name,
+            actor_kind=actor.kind,
+            action="complaint_list",
+            purpose=PURPOSE,
+            source_ip=actor.source_ip,
+        )
+
+    def complaint(
+        self, complaint_id: str, *, actor: Actor
+    ) -> tuple[ComplaintInfo, list[ThreadMessage]]:
+        """A complaint and its thread; texts only for those who handle complaints.
+
+        An auditor sees who wrote what kind of message when, never the text; once the
+        collection is destroyed the thread's texts are gone for everyone.
+        """
+        thread: list[ThreadMessage] = []
+
+        def read(connection: Connection, info: ComplaintInfo) -> ComplaintInfo:
+            thread.extend(
+                threads.read_thread(
+                    connection, keys=self.keys, info=info, with_text=reads_text(actor, info)
+                )
+            )
+            return info
+
+        info: ComplaintInfo = self._with_complaint(
+            complaint_id,
+            actor=actor,
+            action="complaint_view",
+            may=lambda _info: reads_metadata(actor),
+            step=read,
+            lock=False,
+        )
+        return info, thread
