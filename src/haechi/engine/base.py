@@ -13,7 +13,7 @@ from sqlalchemy import Engine as SqlEngine
 from haechi.access.decision import Actor, Reason
 from haechi.access.passwords import Passwords
 from haechi.access.totp import TotpBox
-from haechi.audit.events import MAX_REASON, declared_names, record_event
+from haechi.audit.events import MAX_REASON, UNDECLARED, declared_names, record_event
 from haechi.audit.monitor import record_alert
 from haechi.audit.signing import HeadSigner
 from haechi.config import Settings
@@ -207,9 +207,14 @@ class EngineBase:
             purpose=purpose,
             source_ip=source_ip,
         )
-        return AccessDenied(
-            Reason.NO_GRANT.value, f"no grant for purpose {purpose!r}", audit_event_id=event_id
+        named = declared_names(self.policy.policy, purpose=purpose)["purpose"]
+        # An undeclared purpose is the client's text: the refusal does not repeat it.
+        message = (
+            "no grant for a purpose the policy does not declare"
+            if named == UNDECLARED
+            else f"no grant for purpose {purpose!r}"
         )
+        return AccessDenied(Reason.NO_GRANT.value, message, audit_event_id=event_id)
 
     def _integrity_alert(
         self,

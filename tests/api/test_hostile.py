@@ -1,0 +1,81 @@
+"""A hostile client: out-of-range values, undecodable bodies, and client text never echoed."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from haechi import Engine
+from tests.api.test_api import bearer, body
+from tests.api.test_staff_api import local, officer_session
+
+__all__ = ["local"]
+
+# A string no server text contains: any answer holding it repeats the client's text.
+MARKER = "ZQXMARK7"
+
+
+@pytest.mark.parametrize("month", ["0000-01", "0001-01", "9999-12"])
+def test_a_review_month_out_of_range_is_422(engine: Engine, local: TestClient, month: str) -> None:
+    """It refuses a month whose bounds no clock holds with 422 naming the month, never 500."""
+    officer = officer_session(engine, local)
+    answer = local.get(f"/api/v1/audit/review/{month}", headers=officer)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "month"
+
+
+def test_an_undecodable_body_has_the_error_shape(engine: Engine, local: TestClient) -> None:
+    """It answers a body that is not UTF-8 with 400 MALFORMED_JSON naming the body."""
+    answer = local.post(
+        "/api/v1/subjects/lookup",
+        content=b'{"kind": "email", "value": "\xff' + MARKER.encode() + b'"}',
+        headers={**bearer(engine, "service"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert (answer.json()["code"], answer.json()["field"]) == ("MALFORMED_JSON", "body")
+    assert MARKER not in answer.text
+
+
+def test_an_undeclared_purpose_is_not_repeated_when_refused(
+    engine: Engine, local: TestClient, person: dict[str, str]
+) -> None:
+    """It refuses collection for an undeclared purpose without repeating the purpose."""
+    answer = local.post(
+        "/api/v1/collections", json=body(person, MARKER), headers=bearer(engine, "service")
+    )
+    assert (answer.status_code, answer.json()["code"]) == (403, "NO_GRANT")
+    assert MARKER not in answer.text
+
+
+def test_an_unknown_staff_name_is_not_repeated(engine: Engine, local: TestClient) -> None:
+    """It answers 404 for an unknown account on every staff endpoint without its name."""
+    officer = officer_session(engine, local)
+    calls = [
+        ("POST", "grants", {"purposes": ["service"], "reason": "r"}),
+        ("POST", "revoke", {"purposes": ["service"], "reason": "r"}),
+        ("PUT", "role", {"role": "auditor", "reason": "r"}),
+        ("POST", "unlock", {"reason": "r"}),
+        ("POST", "password-reset", {}),
+    ]
+    for method, action, payload in calls:
+        answer = local.request(
+            method, f"/api/v1/staff/{MARKER}/{action}", json=payload, headers=officer
+        )
+        assert (answer.status_code, answer.json()["field"]) == (404, "username"), action
+        assert MARKER not in answer.text, action
+
+
+def test_a_revoked_purpose_never_held_is_counted(engine: Engine, local: TestClient) -> None:
+    """It refuses to revoke purposes not held by counting them, never repeating them."""
+    officer = officer_session(engine, local)
+    created = local.post(
+        "/api/v1/staff",
+        json={"username": "kim", "role": "handler", "purposes": ["service"]},
+        headers=officer,
+    )
+    assert created.status_code == 201, created.text
+    answer = local.post(
+        "/api/v1/staff/kim/revoke", json={"purposes": [MARKER], "reason": "r"}, headers=officer
+    )
+    assert (answer.status_code, answer.json()["field"]) == (404, "purposes")
+    assert MARKER not in answer.text
