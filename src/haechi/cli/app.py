@@ -19,6 +19,7 @@ import tomli_w
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from haechi.access.staff import NewCredentials, Role
 from haechi.audit.signing import create_signing_key_file
@@ -29,6 +30,7 @@ from haechi.cli.common import (
     DataOption,
     load_settings,
     opened,
+    require_initialised,
 )
 from haechi.cli.policy import render as policy_render
 from haechi.cli.retention import destruction_app, sweep
@@ -78,8 +80,11 @@ def initialise(settings: Settings, *, database: str | None) -> Path:
     secrets_path = data_dir / FIRST_RUN_SECRETS
     if secrets_path.exists():
         raise ConfigurationError(f"{secrets_path} is left from an earlier run; remove it first")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create the directory {data_dir}: {_why(exc)}") from None
     file_settings: dict[str, Any] = {"database": {"url": database}} if database else {}
     file_settings.setdefault("server", {"host": "127.0.0.1", "port": 8000})
     policy_path = data_dir / "policy.toml"
@@ -166,7 +171,7 @@ def init(
 @app.command()
 def migrate(data: DataOption = None, database: DatabaseOption = None) -> None:
     """Bring the database schema up to date."""
-    settings = load_settings(data, database)
+    settings = require_initialised(load_settings(data, database))
     engine = create_db_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -335,6 +340,15 @@ def main() -> None:
     except typer.Abort:
         err.print("Aborted.")
         sys.exit(1)
+    except DBAPIError as exc:
+        # The driver's text may quote the statement's values: its class only.
+        err.print(
+            f"error: the database failed ({type(exc.orig).__name__}): check that it is "
+            "reachable and that the URL names a Haechi database",
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)
     except Exception as exc:
         # Click's own usage errors (ClickException) carry their exit code. Typer ≥ 0.25
         # vendors its own copy of click, so the class is matched by name.
