@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from haechi import Engine
+from haechi.api.logs import ExceptionTypeOnly
 from tests.api.test_api import bearer, body
+from tests.api.test_serve import data_dir, open_engine, serving
 from tests.api.test_staff_api import local, officer_session
 
-__all__ = ["local"]
+__all__ = ["data_dir", "local"]
 
 # A string no server text contains: any answer holding it repeats the client's text.
 MARKER = "ZQXMARK7"
@@ -79,3 +85,42 @@ def test_a_revoked_purpose_never_held_is_counted(engine: Engine, local: TestClie
     )
     assert (answer.status_code, answer.json()["field"]) == (404, "purposes")
     assert MARKER not in answer.text
+
+
+def test_the_server_log_holds_no_client_text(data_dir: Path) -> None:
+    """It logs each request's method, route words and ids only: no query, no other text."""
+    engine = open_engine(data_dir)
+    try:
+        _, secret = engine.create_token(name="logged", purposes=["service"])
+    finally:
+        engine.close()
+    auth = {"Authorization": f"Bearer {secret}"}
+    with serving(data_dir) as (url, output), httpx.Client(base_url=url, headers=auth) as client:
+        client.get(
+            f"/api/v1/subjects/{MARKER}/items",
+            params={"purpose": MARKER, "item": MARKER, "reason": MARKER, "download": "true"},
+        )
+        client.get(f"/api/v1/{MARKER}/..%2f{MARKER}")
+        client.request(MARKER, "/api/v1/health")
+        client.get("/api/v1/audit/review/2026-11")
+    log = "".join(output)
+    assert MARKER not in log
+    assert '"GET /api/v1/subjects/<redacted>/items?<redacted> HTTP/1.1" 404' in log
+    assert "/api/v1/audit/review/2026-11" in log
+
+
+def test_an_unexpected_error_is_logged_by_its_type_only() -> None:
+    """It logs an exception's type and where Haechi raised it, never its message."""
+    try:
+        raise ValueError(MARKER)
+    except ValueError as error:
+        record = logging.LogRecord(
+            "uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application\n", (), None
+        )
+        record.exc_info = (type(error), error, error.__traceback__)
+    assert ExceptionTypeOnly().filter(record)
+    line = logging.Formatter().format(record)
+    assert "ValueError" in line
+    assert "test_hostile.py" in line
+    assert MARKER not in line
+    assert "Traceback" not in line

@@ -215,6 +215,7 @@ def serve(
     import uvicorn
 
     from haechi.api import create_app
+    from haechi.api.logs import redact_server_logs
 
     settings = load_settings(data, database)
     server = settings.server
@@ -230,12 +231,12 @@ def serve(
         out.print(f"Serving on http://{bind_host}:{bind_port} (API docs at /docs)")
         # The application resolves the client from server.trusted_proxies itself
         # (haechi.api.middleware); uvicorn must never rewrite it from headers.
+        application = create_app(engine=engine, jobs=True)
         config = uvicorn.Config(
-            create_app(engine=engine, jobs=True),
-            log_level="info",
-            proxy_headers=False,
-            forwarded_allow_ips=[],
+            application, log_level="info", proxy_headers=False, forwarded_allow_ips=[]
         )
+        # After the Config, which sets uvicorn's logging up: no client text in its lines.
+        redact_server_logs(application)
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:
