@@ -71,6 +71,23 @@ def test_an_unknown_staff_name_is_not_repeated(engine: Engine, local: TestClient
         assert MARKER not in answer.text, action
 
 
+def test_a_staff_change_refused_by_the_accounts_is_an_event(
+    engine: Engine, local: TestClient
+) -> None:
+    """It records a denied event for a change on an unknown account, without the name."""
+    officer = officer_session(engine, local)
+    answer = local.post(
+        f"/api/v1/staff/{MARKER}/grants",
+        json={"purposes": ["service"], "reason": "r"},
+        headers=officer,
+    )
+    assert answer.status_code == 404
+    event = engine.events(limit=1)[0]
+    assert (event.action, event.outcome, event.code) == ("staff_grant", "denied", "NOT_FOUND")
+    assert (event.actor, event.source_ip) == ("park", "127.0.0.1")
+    assert MARKER not in repr(event)
+
+
 def test_a_revoked_purpose_never_held_is_counted(engine: Engine, local: TestClient) -> None:
     """It refuses to revoke purposes not held by counting them, never repeating them."""
     officer = officer_session(engine, local)
