@@ -141,3 +141,31 @@ def test_an_unexpected_error_is_logged_by_its_type_only() -> None:
     assert "test_hostile.py" in line
     assert MARKER not in line
     assert "Traceback" not in line
+
+
+@pytest.mark.parametrize("trick", ["\x1b[2J", "\r\nofficer: granted", "\u202e", "\u200b", "\x7f"])
+def test_text_kept_in_the_clear_holds_no_control_character(
+    engine: Engine, local: TestClient, person: dict[str, str], trick: str
+) -> None:
+    """It refuses escape sequences, line breaks and bidi or zero-width marks in reasons."""
+    auth = bearer(engine, "service")
+    created = local.post("/api/v1/collections", json=body(person), headers=auth)
+    subject_id = created.json()["subject_id"]
+    read = local.get(
+        f"/api/v1/subjects/{subject_id}/items",
+        params={"purpose": "service", "download": "true", "reason": f"export{trick}"},
+        headers=auth,
+    )
+    assert (read.status_code, read.json()["field"]) == (422, "reason")
+    consent = {"granted": True, "method": f"web{trick}"}
+    collected = local.post(
+        "/api/v1/collections", json={**body(person), "consent": consent}, headers=auth
+    )
+    assert (collected.status_code, collected.json()["field"]) == (422, "consent.method")
+    officer = officer_session(engine, local)
+    staff = local.post(
+        "/api/v1/staff",
+        json={"username": "kim", "role": "auditor", "reason": f"hired{trick}"},
+        headers=officer,
+    )
+    assert (staff.status_code, staff.json()["field"]) == (422, "reason")
