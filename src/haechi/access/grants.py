@@ -56,9 +56,16 @@ class GrantChange:
 
 
 def account(connection: Connection, username: str) -> tuple[str, str, datetime | None]:
-    """The id, role and disabling time of ``username``; refuse an unknown name."""
+    """The id, role and disabling time of ``username``, its row locked; refuse an unknown name.
+
+    Every caller changes the account: the lock (``FOR UPDATE``; SQLite writes one at a
+    time anyway) makes two changes of one account run one after the other, so two
+    grants of one purpose never both insert it.
+    """
     row = connection.execute(
-        select(staff.c.id, staff.c.role, staff.c.disabled_at).where(staff.c.username == username)
+        select(staff.c.id, staff.c.role, staff.c.disabled_at)
+        .where(staff.c.username == username)
+        .with_for_update()
     ).first()
     if row is None:
         # The name asked for is the caller's text (a password typed in the wrong field…).
