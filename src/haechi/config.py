@@ -107,6 +107,12 @@ class ServerSettings(BaseModel):
         le=64 * 1024 * 1024,
         description="Largest request body accepted (bytes); a larger one is refused with 413.",
     )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Longest wait for the next part of a request body; a stalled one gets 408.",
+    )
 
     @model_validator(mode="before")
     @classmethod

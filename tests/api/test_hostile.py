@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -10,8 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from haechi import Engine
+from haechi.api import create_app
 from haechi.api.logs import ExceptionTypeOnly
+from haechi.config import ServerSettings
 from tests.api.test_api import bearer, body
+from tests.api.test_limits import post_raw
 from tests.api.test_serve import data_dir, open_engine, serving
 from tests.api.test_staff_api import local, officer_session
 
@@ -169,3 +174,23 @@ def test_text_kept_in_the_clear_holds_no_control_character(
         headers=officer,
     )
     assert (staff.status_code, staff.json()["field"]) == (422, "reason")
+
+
+def test_a_stalled_body_is_refused_with_408(engine: Engine) -> None:
+    """It answers 408 when the next part of a body does not come in time, and reads no more."""
+    pulled = 0
+
+    async def trickle() -> dict[str, object]:
+        nonlocal pulled
+        pulled += 1
+        if pulled == 1:
+            return {"type": "http.request", "body": b"{", "more_body": True}
+        await asyncio.Event().wait()  # the client never sends the rest
+        raise AssertionError("unreachable")
+
+    server = ServerSettings(body_timeout_seconds=0.05)
+    app = create_app(engine.settings.model_copy(update={"server": server}), engine=engine)
+    sent = post_raw(engine, trickle, [], app=app)
+    assert sent[0]["status"] == 408
+    assert json.loads(sent[1]["body"])["code"] == "BODY_TIMEOUT"
+    assert pulled == 2

@@ -69,7 +69,11 @@ def create_app(
     server = settings.server
     # The last added runs first: limits, then the client address, then routing.
     app.add_middleware(ClientAddress, trusted_proxies=server.trusted_proxies)
-    app.add_middleware(RequestLimits, max_body_bytes=server.max_body_bytes)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=server.max_body_bytes,
+        body_timeout_seconds=server.body_timeout_seconds,
+    )
 
     for area in (collections, subjects, audit, auth, staff):
         app.include_router(area.router)
