@@ -7,16 +7,20 @@ reads settings from a global: surfaces build a :class:`Settings` and pass it in.
 
 from __future__ import annotations
 
+import tomllib
 from contextvars import ContextVar
+from datetime import time
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -102,6 +106,12 @@ class ServerSettings(BaseModel):
         ge=1024,
         le=64 * 1024 * 1024,
         description="Largest request body accepted (bytes); a larger one is refused with 413.",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Longest wait for the next part of a request body; a stalled one gets 408.",
     )
 
     @model_validator(mode="before")
@@ -189,6 +199,34 @@ class MonitorSettings(BaseModel):
         default=[0, 1, 2, 3, 4], description="Working days, 0 = Monday … 6 = Sunday."
     )
     timezone: str = Field(default="Asia/Seoul", description="Time zone of the working hours.")
+
+    @field_validator("workday_start", "workday_end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError("a time of day is HH:MM, from 00:00 to 23:59") from None
+        return value
+
+    @field_validator("workdays")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(not 0 <= day <= 6 for day in value):
+            raise ValueError("working days are 0 (Monday) to 6 (Sunday)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        # ZoneInfo also opens paths: only plain IANA names are looked up.
+        if not value or value.startswith(("/", ".")) or ".." in value:
+            raise ValueError("not an IANA time zone name (e.g. Asia/Seoul)")
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError("not an IANA time zone name (e.g. Asia/Seoul)") from None
+        return value
 
 
 class MailSettings(BaseModel):
@@ -392,6 +430,16 @@ def _validated(cls: type[Settings], overrides: dict[str, Any], *, source: str) -
     """``cls(**overrides)``, a validation failure raised as one error naming every field."""
     try:
         return cls(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        # The parser's message gives the line and column, never the text around them.
+        raise ConfigurationError(f"{source}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{source}: not UTF-8 text") from None
+    except SettingsError:
+        # An environment variable that is not the JSON its field needs (the value unsaid).
+        raise ConfigurationError(
+            f"{source}: a HAECHI__ environment variable cannot be parsed (lists are JSON)"
+        ) from None
     except ValidationError as exc:
         # Pydantic's own text repeats the input value (a password, for one): only the
         # field's location and the rule it breaks are kept.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from haechi import Engine
@@ -42,9 +43,15 @@ class Upload:
         }
 
 
-def post_raw(engine: Engine, upload: Upload, headers: list[tuple[bytes, bytes]]) -> list[Any]:
+def post_raw(
+    engine: Engine,
+    upload: Callable[[], Awaitable[dict[str, Any]]],
+    headers: list[tuple[bytes, bytes]],
+    *,
+    app: FastAPI | None = None,
+) -> list[Any]:
     """POST /api/v1/collections straight through the ASGI application; the messages sent."""
-    app = create_app(engine=engine)
+    app = app or create_app(engine=engine)
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -64,7 +71,8 @@ def post_raw(engine: Engine, upload: Upload, headers: list[tuple[bytes, bytes]])
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, upload, send))
+    # The bound only keeps a server that never gives up from hanging the suite.
+    asyncio.run(asyncio.wait_for(app(scope, upload, send), 30))  # type: ignore[arg-type]
     return sent
 
 

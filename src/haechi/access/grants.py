@@ -56,12 +56,20 @@ class GrantChange:
 
 
 def account(connection: Connection, username: str) -> tuple[str, str, datetime | None]:
-    """The id, role and disabling time of ``username``; refuse an unknown name."""
+    """The id, role and disabling time of ``username``, its row locked; refuse an unknown name.
+
+    Every caller changes the account: the lock (``FOR UPDATE``; SQLite writes one at a
+    time anyway) makes two changes of one account run one after the other, so two
+    grants of one purpose never both insert it.
+    """
     row = connection.execute(
-        select(staff.c.id, staff.c.role, staff.c.disabled_at).where(staff.c.username == username)
+        select(staff.c.id, staff.c.role, staff.c.disabled_at)
+        .where(staff.c.username == username)
+        .with_for_update()
     ).first()
     if row is None:
-        raise NotFound(f"no staff account named {username!r}", field="username")
+        # The name asked for is the caller's text (a password typed in the wrong field…).
+        raise NotFound("no staff account by that name", field="username")
     return row.id, row.role, row.disabled_at
 
 
@@ -246,7 +254,11 @@ def revoke_purposes(
     held = held_purposes(connection, staff_id)
     missing = [purpose for purpose in wanted if purpose not in held]
     if missing:
-        raise NotFound(f"{username!r} holds no grant for {', '.join(missing)}", field="purposes")
+        # The purposes asked for are the caller's text: counted, not repeated.
+        raise NotFound(
+            f"{username!r} holds no grant for {len(missing)} of the purposes named",
+            field="purposes",
+        )
     change_grants(connection, "revoke", staff_id, username, wanted, by=by, reason=reason, now=now)
 
 

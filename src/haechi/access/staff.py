@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from haechi.access.decision import Actor
 from haechi.access.grants import (
@@ -115,18 +116,24 @@ def create_staff(
     password = one_time_password()
     secret = new_totp_secret()
     staff_id = str(uuid.uuid4())
-    connection.execute(
-        insert(staff).values(
-            id=staff_id,
-            username=username,
-            role=role.value,
-            password_hash=passwords.hash(password),
-            must_change_password=True,
-            created_at=now,
-            failed_logins=0,
-            totp_sealed=totp.seal(secret, staff_id=staff_id),
-        )
-    )
+    try:
+        # A savepoint: another transaction may create the same name between the check
+        # above and this insert; the unique index decides, and the loser is a conflict.
+        with connection.begin_nested():
+            connection.execute(
+                insert(staff).values(
+                    id=staff_id,
+                    username=username,
+                    role=role.value,
+                    password_hash=passwords.hash(password),
+                    must_change_password=True,
+                    created_at=now,
+                    failed_logins=0,
+                    totp_sealed=totp.seal(secret, staff_id=staff_id),
+                )
+            )
+    except IntegrityError:
+        raise Conflict(f"a staff account named {username!r} exists", field="username") from None
     record_change(
         connection,
         staff_id=staff_id,

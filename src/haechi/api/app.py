@@ -93,7 +93,11 @@ def create_app(
     server = settings.server
     # The last added runs first: limits, then the client address, then routing.
     app.add_middleware(ClientAddress, trusted_proxies=server.trusted_proxies)
-    app.add_middleware(RequestLimits, max_body_bytes=server.max_body_bytes)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=server.max_body_bytes,
+        body_timeout_seconds=server.body_timeout_seconds,
+    )
 
     areas = (collections, subjects, audit, auth, staff, policy, public, requests, complaints)
     for area in (*areas, public_pages):

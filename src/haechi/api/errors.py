@@ -201,6 +201,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's own refusal of a body it cannot decode (invalid UTF-8): one shape for
+        # every undecodable body.
+        return JSONResponse(
+            error_body("the request body is not valid JSON", "MALFORMED_JSON", field="body"),
+            status_code=400,
+        )
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
     return JSONResponse(
         error_body(str(exc.detail), code), status_code=exc.status_code, headers=exc.headers

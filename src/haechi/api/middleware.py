@@ -5,13 +5,15 @@
   the client is the rightmost address that is not a listed proxy.
 * :class:`RequestLimits` refuses a URL holding a NUL character (400) and a body larger
   than ``server.max_body_bytes`` (413): a declared Content-Length at once, a streamed
-  body as soon as its bytes pass the limit, so no more of it is read.
+  body as soon as its bytes pass the limit, so no more of it is read; and a body that
+  stalls for ``server.body_timeout_seconds`` (408).
 
 Both are plain ASGI callables (no ``BaseHTTPMiddleware``): one function call per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
@@ -99,15 +101,22 @@ async def _send_error(
 
 
 class _TooLarge(Exception):
-    """The body passed the limit; the 413 is already sent."""
+    """The body passed the limit or its deadline; the 413 (or 408) is already sent."""
 
 
 class RequestLimits:
-    """Refuse NUL characters in the URL and bodies over ``max_body_bytes``."""
+    """Refuse NUL characters in the URL, bodies over ``max_body_bytes``, and slow bodies.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    A body whose next part takes longer than ``body_timeout_seconds`` to arrive is
+    refused with 408: a client trickling a byte at a time holds no connection for ever.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, body_timeout_seconds: float = 30.0
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_seconds = body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse what no handler may see; count the body of the rest as it arrives."""
@@ -138,14 +147,31 @@ class RequestLimits:
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
         refused = False
+        complete = False
 
         async def counted() -> Message:
-            nonlocal received, refused
+            nonlocal received, refused, complete
             if refused:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            if complete:
+                # After the body, receive() only waits for a disconnect: no deadline.
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout_seconds)
+            except TimeoutError:
+                refused = True
+                await _send_error(
+                    send,
+                    408,
+                    f"the request body did not arrive within {self.body_timeout_seconds:g} s",
+                    "BODY_TIMEOUT",
+                    "body",
+                    close=True,
+                )
+                raise _TooLarge from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if received > self.max_body_bytes:
                     refused = True
                     await self._refuse(send)

@@ -7,6 +7,7 @@ and map is bounded too, so a request is refused before any work, never half-proc
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -29,8 +30,27 @@ def clean(value: str) -> str:
     return value
 
 
+def plain(value: str) -> str:
+    """Refuse control and format characters: escape sequences, bidi overrides, zero-width.
+
+    Text the log or a table keeps in the clear (reasons, methods, channels, names) is
+    shown on an officer's terminal and pages: it cannot move the cursor, clear the
+    screen, forge a line break or reorder what follows it.
+    """
+    if any(unicodedata.category(character) in ("Cc", "Cf") for character in value):
+        raise ValueError("contains a control or format character")
+    return value
+
+
 Text = Annotated[StrictStr, AfterValidator(clean)]
-Name = Annotated[StrictStr, Field(min_length=1, max_length=MAX_NAME), AfterValidator(clean)]
+#: one line of plain text, kept in the clear (see :func:`plain`)
+Line = Annotated[StrictStr, AfterValidator(clean), AfterValidator(plain)]
+Name = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=MAX_NAME),
+    AfterValidator(clean),
+    AfterValidator(plain),
+]
 ItemValue = Annotated[StrictStr, Field(max_length=MAX_ITEM_VALUE), AfterValidator(clean)]
 
 
@@ -42,7 +62,7 @@ class ConsentIn(_Body):
     """How the subject consented."""
 
     granted: StrictBool = Field(description="Whether the subject agreed.")
-    method: Text = Field(min_length=1, max_length=50, description="How: web-form, paper, email…")
+    method: Line = Field(min_length=1, max_length=50, description="How: web-form, paper, email…")
     text_hash: Text | None = Field(
         default=None,
         pattern=r"^[0-9a-f]{64}$",
@@ -53,15 +73,15 @@ class ConsentIn(_Body):
 class CollectionCreate(_Body):
     """A collection: one subject's items for one purpose, with consent."""
 
-    purpose: Text = Field(
+    purpose: Line = Field(
         min_length=1, max_length=63, description="A purpose id declared in the policy."
     )
     items: dict[Name, ItemValue] = Field(
         max_length=MAX_ITEMS, description=f"Item name → value (at most {MAX_ITEMS})."
     )
     consent: ConsentIn
-    channel: Text = Field(default="api", min_length=1, max_length=50)
-    source: Text | None = Field(default=None, max_length=200)
+    channel: Line = Field(default="api", min_length=1, max_length=50)
+    source: Line | None = Field(default=None, max_length=200)
 
 
 class CollectionCreated(BaseModel):
@@ -126,13 +146,13 @@ class LookupOut(BaseModel):
 class WithdrawIn(_Body):
     """A withdrawal of consent."""
 
-    method: Text = Field(default="api", min_length=1, max_length=50)
+    method: Line = Field(default="api", min_length=1, max_length=50)
 
 
 class LoginIn(_Body):
     """A staff login; ``totp`` is needed from outside the trusted networks."""
 
-    username: Text = Field(min_length=1, max_length=100)
+    username: Line = Field(min_length=1, max_length=100)
     password: Text = Field(min_length=1, max_length=1024)
     totp: Text | None = Field(
         default=None, pattern=r"^[0-9]{6}$", description="The current 6-digit TOTP code."
@@ -159,12 +179,12 @@ class PasswordChangeIn(_Body):
 class StaffCreate(_Body):
     """A new account (one per person)."""
 
-    username: Text = Field(min_length=1, max_length=100)
+    username: Line = Field(min_length=1, max_length=100)
     role: Literal["privacy_officer", "handler", "auditor", "admin"]
     purposes: list[Name] = Field(
         default_factory=list, max_length=MAX_PURPOSES, description="A handler's grants."
     )
-    reason: Text = Field(default="new account", min_length=1, max_length=400)
+    reason: Line = Field(default="new account", min_length=1, max_length=400)
 
 
 class StaffCredentials(BaseModel):
@@ -194,7 +214,7 @@ class GrantIn(_Body):
     """Purposes to grant a handler, and why."""
 
     purposes: list[Name] = Field(min_length=1, max_length=MAX_PURPOSES)
-    reason: Text = Field(min_length=1, max_length=400)
+    reason: Line = Field(min_length=1, max_length=400)
 
 
 class GrantOut(BaseModel):
@@ -208,27 +228,27 @@ class RevokeIn(_Body):
 
     purposes: list[Name] = Field(default_factory=list, max_length=MAX_PURPOSES)
     account: StrictBool = Field(default=False, description="Close the account (a leaver).")
-    reason: Text = Field(min_length=1, max_length=400)
+    reason: Line = Field(min_length=1, max_length=400)
 
 
 class RoleIn(_Body):
     """A new role, and why."""
 
     role: Literal["privacy_officer", "handler", "auditor", "admin"]
-    reason: Text = Field(min_length=1, max_length=400)
+    reason: Line = Field(min_length=1, max_length=400)
 
 
 class ReasonIn(_Body):
     """Why (an unlock)."""
 
-    reason: Text = Field(default="unlocked", min_length=1, max_length=400)
+    reason: Line = Field(default="unlocked", min_length=1, max_length=400)
 
 
 class PasswordResetIn(_Body):
     """A password reset, optionally with a new TOTP secret."""
 
     new_totp: StrictBool = Field(default=False, description="Also issue a new TOTP secret.")
-    reason: Text = Field(default="password reset", min_length=1, max_length=400)
+    reason: Line = Field(default="password reset", min_length=1, max_length=400)
 
 
 class GrantChangePublic(BaseModel):

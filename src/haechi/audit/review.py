@@ -14,9 +14,20 @@ from haechi.audit.monitor import DOWNLOAD_ACTIONS, READ_ACTIONS, Alert, list_ale
 from haechi.errors import InvalidInput
 from haechi.storage.tables import audit_events, audit_reviews
 
-__all__ = ["ActorActivity", "MonthlyReview", "month_bounds", "monthly_review", "record_review"]
+__all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
+    "ActorActivity",
+    "MonthlyReview",
+    "month_bounds",
+    "monthly_review",
+    "record_review",
+]
 
 _MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+# Months a log can hold: the bounds of a month outside them (and their conversion to
+# UTC) are out of the range of Python's datetime.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,10 @@ def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
     if match is None:
         raise InvalidInput("a month is written YYYY-MM, e.g. 2026-11", field="month")
     year, number = int(match.group(1)), int(match.group(2))
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput(
+            f"a month lies between {FIRST_YEAR}-01 and {LAST_YEAR}-12", field="month"
+        )
     zone = ZoneInfo(timezone)
     start = datetime(year, number, 1, tzinfo=zone)
     end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=zone)

@@ -31,6 +31,7 @@ from haechi.storage.prepared import PreparedStatement
 from haechi.storage.tables import audit_events, audit_leaves, tree_heads
 
 __all__ = [
+    "LARGEST_ID",
     "ConsistencyProof",
     "InclusionProof",
     "VerifyReport",
@@ -38,6 +39,9 @@ __all__ = [
     "prove_inclusion",
     "verify_log",
 ]
+
+#: the largest event id or tree size a (64-bit) column holds
+LARGEST_ID = 2**63 - 1
 
 
 @dataclass
@@ -333,6 +337,9 @@ def _head_of_size(connection: Connection, size: int | None) -> TreeHead:
 
 def prove_inclusion(connection: Connection, event_id: int) -> InclusionProof:
     """The inclusion proof of a sealed event in the newest head."""
+    if not 0 < event_id <= LARGEST_ID:
+        # No column holds it: never sent to a database that would refuse it as out of range.
+        raise NotFound(f"event {event_id} is not sealed (yet)", field="event_id")
     row = connection.execute(
         select(audit_leaves.c.leaf_index, audit_leaves.c.leaf_hash).where(
             audit_leaves.c.event_id == event_id
@@ -350,6 +357,8 @@ def prove_consistency(connection: Connection, old: int, new: int) -> Consistency
     """The consistency proof between the heads of sizes ``old`` and ``new``."""
     if not 0 < old <= new:
         raise InvalidInput("sizes must satisfy 0 < OLD <= NEW", field="old_size")
+    if new > LARGEST_ID:
+        raise NotFound(f"no signed tree head of size {new}", field="size")
     old_head = _head_of_size(connection, old)
     new_head = _head_of_size(connection, new)
     get = _leaf_reader(connection)

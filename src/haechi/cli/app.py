@@ -19,6 +19,7 @@ import tomli_w
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from haechi.access.staff import NewCredentials, Role
 from haechi.audit.signing import create_signing_key_file
@@ -30,6 +31,7 @@ from haechi.cli.common import (
     DataOption,
     load_settings,
     opened,
+    require_initialised,
 )
 from haechi.cli.complaints import complaints_app
 from haechi.cli.requests import requests_app
@@ -83,8 +85,11 @@ def initialise(settings: Settings, *, database: str | None) -> Path:
     secrets_path = data_dir / FIRST_RUN_SECRETS
     if secrets_path.exists():
         raise ConfigurationError(f"{secrets_path} is left from an earlier run; remove it first")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create the directory {data_dir}: {_why(exc)}") from None
     file_settings: dict[str, Any] = {"database": {"url": database}} if database else {}
     file_settings.setdefault("server", {"host": "127.0.0.1", "port": 8000})
     policy_path = data_dir / "policy.toml"
@@ -171,7 +176,7 @@ def init(
 @app.command()
 def migrate(data: DataOption = None, database: DatabaseOption = None) -> None:
     """Bring the database schema up to date."""
-    settings = load_settings(data, database)
+    settings = require_initialised(load_settings(data, database))
     engine = create_db_engine(settings.database_url)
     try:
         upgrade(engine)
@@ -215,6 +220,7 @@ def serve(
     import uvicorn
 
     from haechi.api import create_app
+    from haechi.api.logs import redact_server_logs
     from haechi.web import export_renderer
 
     settings = load_settings(data, database)
@@ -231,14 +237,14 @@ def serve(
         out.print(f"Serving on http://{bind_host}:{bind_port} (API docs at /docs)")
         # The application resolves the client from server.trusted_proxies itself
         # (haechi.api.middleware); uvicorn must never rewrite it from headers.
-        config = uvicorn.Config(
-            create_app(
-                engine=engine, jobs=True, export_renderer=export_renderer(engine.policy.policy)
-            ),
-            log_level="info",
-            proxy_headers=False,
-            forwarded_allow_ips=[],
+        application = create_app(
+            engine=engine, jobs=True, export_renderer=export_renderer(engine.policy.policy)
         )
+        config = uvicorn.Config(
+            application, log_level="info", proxy_headers=False, forwarded_allow_ips=[]
+        )
+        # After the Config, which sets uvicorn's logging up: no client text in its lines.
+        redact_server_logs(application)
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:
@@ -343,6 +349,15 @@ def main() -> None:
     except typer.Abort:
         err.print("Aborted.")
         sys.exit(1)
+    except DBAPIError as exc:
+        # The driver's text may quote the statement's values: its class only.
+        err.print(
+            f"error: the database failed ({type(exc.orig).__name__}): check that it is "
+            "reachable and that the URL names a Haechi database",
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)
     except Exception as exc:
         # Click's own usage errors (ClickException) carry their exit code. Typer ≥ 0.25
         # vendors its own copy of click, so the class is matched by name.

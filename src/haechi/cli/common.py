@@ -21,6 +21,7 @@ __all__ = [
     "load_settings",
     "open_engine",
     "opened",
+    "require_initialised",
 ]
 
 DEFAULT_DATA = Path("haechi-data")
@@ -60,15 +61,19 @@ def _setting_problem(error: Any) -> str:
     return message if message.startswith(location) else f"{location}: {message}"
 
 
-def open_engine(data: Path | None, database: str | None = None) -> Engine:
-    """Open an initialised data directory's engine, or say how to create one."""
-    settings = load_settings(data, database)
+def require_initialised(settings: Settings) -> Settings:
+    """``settings``, if their data directory is initialised; else say how to create it."""
     if not (settings.data_dir / SETTINGS_FILE).is_file():
         raise ConfigurationError(
             f"{settings.data_dir} is not a Haechi data directory; "
             f"run `haechi init {settings.data_dir}`"
         )
-    return Engine.open(settings)
+    return settings
+
+
+def open_engine(data: Path | None, database: str | None = None) -> Engine:
+    """Open an initialised data directory's engine, or say how to create one."""
+    return Engine.open(require_initialised(load_settings(data, database)))
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from haechi.audit.review import FIRST_YEAR, LAST_YEAR
 from haechi.cli.common import DatabaseOption, DataOption, opened
 from haechi.errors import InvalidInput
 from haechi.retention.records import BatchInfo, Certificate
@@ -39,6 +40,12 @@ def _moment(value: str | None, field: str) -> datetime | None:
         raise InvalidInput(f"{field} must be an ISO 8601 time", field=field) from None
     if moment.tzinfo is None:
         raise InvalidInput(f"{field} must give its UTC offset (e.g. +09:00 or Z)", field=field)
+    # Years a record can hold: near datetime's own ends, the grace and retention
+    # arithmetic (and the conversion to UTC) overflow.
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise InvalidInput(
+            f"{field} must lie between the years {FIRST_YEAR} and {LAST_YEAR}", field=field
+        )
     return moment.astimezone(UTC)
 
 

@@ -15,6 +15,7 @@ from haechi.access.tokens import TokenInfo, authenticate, create_token, list_tok
 from haechi.audit.events import AuditEvent, list_events, record_event
 from haechi.engine.base import EngineBase
 from haechi.errors import (
+    HaechiError,
     InvalidInput,
     PermissionDenied,
 )
@@ -109,16 +110,19 @@ class AccessMixin(EngineBase):
     ) -> Any:
         """Run ``change(connection, now)`` for an actor holding one of ``roles``.
 
-        A refusal is itself an audit event, committed before the error is raised.
+        A refusal is itself an audit event, committed before the error is raised: a
+        missing role, and a change the accounts refuse (an unknown name, a grant not
+        held…), whose partial writes are rolled back first.
         """
-        with self.transaction() as connection:
-            now = self.clock()
-            try:
+        try:
+            with self.transaction() as connection:
                 require_role(actor, *roles)
-            except PermissionDenied as refusal:
+                return change(connection, self.clock())
+        except HaechiError as refusal:
+            with self.transaction() as connection:
                 record_event(
                     connection,
-                    now=now,
+                    now=self.clock(),
                     actor=actor.name,
                     actor_kind=actor.kind,
                     action=action,
@@ -126,10 +130,7 @@ class AccessMixin(EngineBase):
                     code=refusal.code,
                     source_ip=actor.source_ip,
                 )
-                error = refusal
-            else:
-                return change(connection, now)
-        raise error
+            raise
 
     def add_staff(
         self,

@@ -214,7 +214,11 @@ class EngineBase:
         )
         # Only a declared purpose is named back: anything else is the caller's text.
         named = logged["purpose"] == purpose
-        message = f"no grant for purpose {purpose!r}" if named else "no grant for this purpose"
+        message = (
+            f"no grant for purpose {purpose!r}"
+            if named
+            else "no grant for a purpose the policy does not declare"
+        )
         return AccessDenied(Reason.NO_GRANT.value, message, audit_event_id=event_id)
 
     def _integrity_alert(

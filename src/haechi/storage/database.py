@@ -36,7 +36,8 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigurationError("the database URL is malformed") from None
-    kwargs: dict[str, Any] = {"echo": echo}
+    # A failed statement's parameters (sealed values, names, reasons) never reach a log.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":

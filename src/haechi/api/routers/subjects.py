@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from haechi.api.deps import ERRORS, ActorDep, EngineDep, IdPath, IpDep
-from haechi.api.schemas import MAX_ITEMS, MAX_NAME, ItemsPublic, LookupIn, LookupOut
+from haechi.api.schemas import MAX_ITEMS, MAX_NAME, ItemsPublic, LookupIn, LookupOut, plain
 
 __all__ = ["router"]
 
@@ -26,7 +26,7 @@ def read_items(
         list[Annotated[str, Field(min_length=1, max_length=MAX_NAME)]] | None,
         Query(max_length=MAX_ITEMS, description="Items to read; all by default."),
     ] = None,
-    reason: Annotated[str | None, Query(max_length=500)] = None,
+    reason: Annotated[str | None, Query(max_length=500), AfterValidator(plain)] = None,
     download: Annotated[
         bool, Query(description="The data leaves the system (a file): needs a reason.")
     ] = False,
