@@ -71,7 +71,9 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 def client(engine: Engine, inbox: tuple[Inbox, int]) -> Iterator[TestClient]:
     notifier = SmtpNotifier(MailSettings(smtp_host="127.0.0.1", smtp_port=inbox[1]))
     app = create_app(
-        engine=engine, notifier=notifier, export_renderer=export_renderer(engine.policy.policy)
+        engine=engine,
+        notifier=notifier,
+        export_renderer=export_renderer(lambda: engine.policy.policy),
     )
     with TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000)) as test:
         yield test

@@ -9,6 +9,7 @@ from haechi import ConsentEvidence, Engine
 from haechi.engine import SYSTEM
 from haechi.errors import (
     AccessDenied,
+    Conflict,
     ConsentRequired,
     InvalidInput,
     ItemNotDeclared,
@@ -292,3 +293,21 @@ def test_a_lone_surrogate_or_nul_in_an_item_name_is_invalid_input(
         engine.collect(purpose="service", items={**person, bad: "x"}, consent=YES, actor=SYSTEM)
     assert (caught.value.field, caught.value.code) == ("items", "INVALID_ITEM_NAME")
     assert bad not in str(caught.value)
+
+
+def test_held_data_is_not_replaced_until_the_hold_is_released(
+    engine: Engine, person: dict[str, str]
+) -> None:
+    """It refuses new values under a pending request's hold, and takes them once released."""
+    first = engine.collect(purpose="service", items=person, consent=YES, actor=SYSTEM)
+    hold = engine.place_hold(first.collection_id, reason="correction-request", actor=SYSTEM)
+    with pytest.raises(Conflict) as caught:
+        engine.collect(
+            purpose="service", items={**person, "title": "과장"}, consent=YES, actor=SYSTEM
+        )
+    assert caught.value.code == "COLLECTION_HELD"
+    engine.release_hold(first.collection_id, hold, actor=SYSTEM)
+    again = engine.collect(
+        purpose="service", items={**person, "title": "과장"}, consent=YES, actor=SYSTEM
+    )
+    assert again.collection_id == first.collection_id

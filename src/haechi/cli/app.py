@@ -238,7 +238,7 @@ def serve(
         # The application resolves the client from server.trusted_proxies itself
         # (haechi.api.middleware); uvicorn must never rewrite it from headers.
         application = create_app(
-            engine=engine, jobs=True, export_renderer=export_renderer(engine.policy.policy)
+            engine=engine, jobs=True, export_renderer=export_renderer(lambda: engine.policy.policy)
         )
         config = uvicorn.Config(
             application, log_level="info", proxy_headers=False, forwarded_allow_ips=[]

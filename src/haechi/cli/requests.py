@@ -70,7 +70,7 @@ def _answer(engine: Engine, mail: ResultMail | None) -> None:
     if not settings.smtp_host:
         err.print("warning: no mail server is set; the answer was not mailed", markup=False)
         return
-    renderer = export_renderer(engine.policy.policy)
+    renderer = export_renderer(lambda: engine.policy.policy)
     if not deliver_result(engine, SmtpNotifier(settings), mail, renderer):
         err.print("warning: the answer could not be mailed", markup=False)
 

@@ -40,7 +40,7 @@ from haechi.errors import (
 )
 from haechi.policy.loader import LoadedPolicy
 from haechi.policy.schema import Policy, Purpose
-from haechi.storage.tables import collections, consents, data_keys, items
+from haechi.storage.tables import collections, consents, data_keys, holds, items
 from haechi.subjects.matching import lookup_digests, match_or_create_subject
 from haechi.subjects.models import CollectResult, ConsentEvidence
 from haechi.subjects.values import CleanValue, clean_value, unsafe_text
@@ -51,6 +51,9 @@ __all__ = ["MAX_ITEMS", "collect", "drop_items", "seal_items", "validate_collect
 # any per-item work: one fault, not one per key.
 MAX_ITEMS = 64
 
+_OPEN_HOLD = select(holds.c.id).where(
+    holds.c.collection_id == bindparam("collection_id"), holds.c.released_at.is_(None)
+).limit(1)
 _LIVE_COLLECTION = (
     select(collections.c.id, collections.c.state, collections.c.key_version)
     .where(
@@ -167,6 +170,16 @@ def collect(
             f"the subject's data for purpose {purpose_id!r} is {existing.state}; "
             "it cannot be replaced until that ends",
             code="COLLECTION_NOT_ACTIVE",
+        )
+    if existing is not None and connection.execute(
+        _OPEN_HOLD, {"collection_id": existing.id}
+    ).first():
+        # A pending correction or deletion holds the data as it is (policy §3③):
+        # new values must not slip in under it.
+        raise Conflict(
+            f"the subject's data for purpose {purpose_id!r} is held by a pending request; "
+            "it cannot be replaced until the hold is released",
+            code="COLLECTION_HELD",
         )
     if existing is None:
         collection_id, version = str(uuid.uuid4()), 0

@@ -23,10 +23,14 @@ def render_export(policy: Policy, export: SubjectExport, *, lang: str) -> str:
     )
 
 
-def export_renderer(policy: Policy) -> Callable[[SubjectExport, str], str]:
-    """A renderer for :mod:`haechi.mail.requests`: (export, lang) → HTML."""
+def export_renderer(current: Callable[[], Policy]) -> Callable[[SubjectExport, str], str]:
+    """A renderer for :mod:`haechi.mail.requests`: (export, lang) → HTML.
+
+    ``current`` gives the policy in force at the time of each answer (a new version
+    may take effect while the server runs).
+    """
 
     def render(export: SubjectExport, lang: str) -> str:
-        return render_export(policy, export, lang=lang)
+        return render_export(current(), export, lang=lang)
 
     return render
