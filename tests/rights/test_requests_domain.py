@@ -142,3 +142,20 @@ def test_the_readable_export_is_in_korean(engine: Engine, person: dict[str, str]
     assert "귀하의 정보에 접근한 기록" in page
     assert "재화 및 서비스 제공" in page
     assert person["name"] in page
+
+
+def test_a_corrected_email_no_longer_finds_the_person(
+    engine: Engine, person: dict[str, str]
+) -> None:
+    """It drops the old address's digest once no data holds it: it may be someone else's next."""
+    subject_id = collect(engine, person)
+    new_email = "minji.kim@newmail.example.kr"
+    request_id = verified(
+        engine, kind="correction", email=person["email"], corrections={"email": new_email}
+    )
+    engine.start_request(request_id, actor=SYSTEM)
+    engine.complete_request(request_id, actor=SYSTEM)
+    assert engine.find_subject(actor=SYSTEM, kind="email", value=new_email) == subject_id
+    assert engine.find_subject(actor=SYSTEM, kind="email", value=person["email"]) is None
+    # The phone still held stays findable.
+    assert engine.find_subject(actor=SYSTEM, kind="phone", value=person["contact"]) == subject_id

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import delete as delete_rows
 
 from haechi.access.decision import CollectionState
 from haechi.crypto.blind_index import BlindIndex
@@ -34,7 +35,7 @@ from haechi.storage.tables import collections, holds, subject_lookups
 from haechi.subjects import service as subjects
 from haechi.subjects.collecting import drop_items, seal_items
 from haechi.subjects.matching import lookup_digests
-from haechi.subjects.values import CleanValue
+from haechi.subjects.values import CleanValue, clean_value
 
 __all__ = [
     "LIVE",
@@ -203,7 +204,58 @@ def correct(
         )
         changed.append({"collection_id": row.id, "purpose": row.purpose, "items": names})
     _add_lookups(connection, subject_id=subject_id, digests=digests)
+    if digests:
+        _drop_stale_lookups(
+            connection, policy=policy.policy, keys=keys, index=index, subject_id=subject_id
+        )
     return changed
+
+
+def _drop_stale_lookups(
+    connection: Connection,
+    *,
+    policy: Policy,
+    keys: KeyProvider,
+    index: BlindIndex,
+    subject_id: str,
+) -> None:
+    """Delete the subject's digests of emails and phones no data of theirs holds any more.
+
+    A corrected address must stop finding the person: the old one may be given to
+    someone else (a recycled work address), whose data would then join this subject.
+    """
+    names = list(policy.lookup_items)
+    held: set[bytes] = set()
+    rows = connection.execute(
+        select(collections.c.id, collections.c.state, collections.c.key_version).where(
+            collections.c.subject_id == subject_id,
+            collections.c.state != CollectionState.DESTROYED.value,
+        )
+    )
+    for row in rows:
+        values = open_items(
+            connection,
+            keys=keys,
+            collection_id=row.id,
+            version=row.key_version,
+            separated=row.state == CollectionState.SEPARATED.value,
+            names=names,
+        )
+        cleaned = {name: clean_value(name, policy.items[name], raw) for name, raw in values.items()}
+        held.update(lookup_digests(policy, index, cleaned))
+    stale = [
+        bytes(digest)
+        for digest in connection.execute(
+            select(subject_lookups.c.digest).where(subject_lookups.c.subject_id == subject_id)
+        ).scalars()
+        if bytes(digest) not in held
+    ]
+    if stale:
+        connection.execute(
+            delete_rows(subject_lookups).where(
+                subject_lookups.c.subject_id == subject_id, subject_lookups.c.digest.in_(stale)
+            )
+        )
 
 
 def _refuse_others_email(

@@ -51,9 +51,11 @@ __all__ = ["MAX_ITEMS", "collect", "drop_items", "seal_items", "validate_collect
 # any per-item work: one fault, not one per key.
 MAX_ITEMS = 64
 
-_OPEN_HOLD = select(holds.c.id).where(
-    holds.c.collection_id == bindparam("collection_id"), holds.c.released_at.is_(None)
-).limit(1)
+_OPEN_HOLD = (
+    select(holds.c.id)
+    .where(holds.c.collection_id == bindparam("collection_id"), holds.c.released_at.is_(None))
+    .limit(1)
+)
 _LIVE_COLLECTION = (
     select(collections.c.id, collections.c.state, collections.c.key_version)
     .where(
@@ -171,9 +173,10 @@ def collect(
             "it cannot be replaced until that ends",
             code="COLLECTION_NOT_ACTIVE",
         )
-    if existing is not None and connection.execute(
-        _OPEN_HOLD, {"collection_id": existing.id}
-    ).first():
+    if (
+        existing is not None
+        and connection.execute(_OPEN_HOLD, {"collection_id": existing.id}).first()
+    ):
         # A pending correction or deletion holds the data as it is (policy §3③):
         # new values must not slip in under it.
         raise Conflict(
