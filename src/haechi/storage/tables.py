@@ -236,157 +236,6 @@ audit_events = Table(
     sqlite_autoincrement=True,
 )
 
-api_tokens = Table(
-    "api_tokens",
-    metadata,
-    Column("id", String(ID), primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
-    Column("token_hash", String(64), nullable=False, unique=True),
-    Column("purposes", Text, nullable=False, comment="JSON list of purpose ids"),
-    Column("created_by", String(100), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("revoked_at", UtcDateTime, nullable=True),
-)
-
-staff = Table(
-    "staff",
-    metadata,
-    Column("id", String(ID), primary_key=True),
-    Column("username", String(100), nullable=False, unique=True),
-    Column("role", String(30), nullable=False),
-    Column("password_hash", String(200), nullable=False),
-    Column("must_change_password", Boolean, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("failed_logins", Integer, nullable=False, server_default="0"),
-    Column("locked_at", UtcDateTime, nullable=True),
-    Column("disabled_at", UtcDateTime, nullable=True),
-    Column("totp_sealed", LargeBinary, nullable=True, comment="AES-256-GCM sealed TOTP secret"),
-    Column("totp_last_step", Integer, nullable=True, comment="Last TOTP time step accepted"),
-    Column("last_login_at", UtcDateTime, nullable=True),
-)
-
-staff_grants = Table(
-    "staff_grants",
-    metadata,
-    Column("staff_id", String(ID), ForeignKey("staff.id"), primary_key=True),
-    Column("purpose", String(63), primary_key=True),
-    Column("granted_by", String(100), nullable=False),
-    Column("granted_at", UtcDateTime, nullable=False),
-)
-
-# Append-only (database triggers refuse UPDATE and DELETE) and kept at least three
-# years (Standards Art. 5): no code path deletes from it. No foreign key, so the record
-# outlives the account it describes.
-staff_grant_history = Table(
-    "staff_grant_history",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("occurred_at", UtcDateTime, nullable=False),
-    Column("staff_id", String(ID), nullable=False, index=True),
-    Column("username", String(100), nullable=False),
-    Column("change", String(20), nullable=False, comment="create, grant, revoke, role, disable"),
-    Column("purpose", String(63), nullable=True),
-    Column("role", String(30), nullable=True, comment="The role after the change"),
-    Column("changed_by", String(100), nullable=False),
-    Column("reason", String(500), nullable=False),
-)
-
-staff_sessions = Table(
-    "staff_sessions",
-    metadata,
-    Column("id", String(ID), primary_key=True),
-    Column("token_hash", String(64), nullable=False, unique=True),
-    Column("staff_id", String(ID), ForeignKey("staff.id"), nullable=False, index=True),
-    Column("source_ip", String(45), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("last_seen_at", UtcDateTime, nullable=False),
-    Column("ended_at", UtcDateTime, nullable=True),
-)
-
-# -- the tamper-evident log --------------------------------------------------------
-
-audit_leaves = Table(
-    "audit_leaves",
-    metadata,
-    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
-    Column("event_id", EVENT_ID, nullable=False, unique=True),
-    Column("leaf_hash", LargeBinary(32), nullable=False, comment="SHA-256(0x00 ‖ entry)"),
-)
-
-tree_heads = Table(
-    "tree_heads",
-    metadata,
-    Column("size", BigInteger, primary_key=True, autoincrement=False),
-    Column("root", LargeBinary(32), nullable=False),
-    Column("signed_at", UtcDateTime, nullable=False),
-    Column("prev_hash", LargeBinary(32), nullable=False),
-    Column("key_id", String(64), nullable=False),
-    Column("signature", LargeBinary(64), nullable=False),
-    Column("compact", LargeBinary, nullable=False, comment="Right-edge subtree roots at size"),
-    Column("pruned_below", BigInteger, nullable=False, comment="First leaf kept; signed"),
-    Column(
-        "sealed_through",
-        EVENT_ID,
-        nullable=False,
-        comment="Every event with a smaller or equal id is sealed by this head",
-    ),
-)
-
-audit_prune_permits = Table(
-    "audit_prune_permits",
-    metadata,
-    Column("upto_event", EVENT_ID, primary_key=True, autoincrement=False),
-    Column("upto_leaf", BigInteger, nullable=False),
-    comment="Rows live only inside a prune transaction: they let its deletions through",
-)
-
-# PostgreSQL: ids below the sealer's high mark that no committed event held when it
-# looked (a transaction still open, or rolled back). See haechi.audit.sealer.
-audit_gaps = Table(
-    "audit_gaps",
-    metadata,
-    Column("low", EVENT_ID, primary_key=True, autoincrement=False),
-    Column("high", EVENT_ID, nullable=False),
-    Column(
-        "horizon",
-        BigInteger,
-        nullable=False,
-        comment="First transaction id not yet assigned when the gap was found",
-    ),
-    Column("found_at", UtcDateTime, nullable=False, comment="By the database's own clock"),
-)
-
-alerts = Table(
-    "alerts",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("rule", String(40), nullable=False),
-    Column("actor", String(100), nullable=False),
-    Column("raised_at", UtcDateTime, nullable=False),
-    Column("window_start", UtcDateTime, nullable=False),
-    Column("window_end", UtcDateTime, nullable=False),
-    Column("detail", Text, nullable=False, comment="JSON: counts and event ids, never values"),
-    Column("mailed_at", UtcDateTime, nullable=True),
-    Index(None, "raised_at"),
-)
-
-monitor_cursors = Table(
-    "monitor_cursors",
-    metadata,
-    Column("name", String(40), primary_key=True),
-    Column("next_leaf", BigInteger, nullable=False, comment="Next sealed leaf to look at"),
-)
-
-audit_reviews = Table(
-    "audit_reviews",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("month", String(7), nullable=False, index=True),
-    Column("reviewer", String(100), nullable=False),
-    Column("recorded_at", UtcDateTime, nullable=False),
-    Column("notes", Text, nullable=False),
-)
-
 destruction_batches = Table(
     "destruction_batches",
     metadata,
@@ -451,5 +300,23 @@ separated_items = Table(
     sqlite_with_rowid=False,
 )
 
-# The rights domain's tables join the same metadata (a module of their own for size).
+# Staff, the sealed log, rights requests and complaints have modules of their own (for size);
+# their tables join the same metadata and are importable from here as before.
+from haechi.storage import complaints_tables as _complaints_tables  # noqa: E402, F401
 from haechi.storage import rights_tables as _rights_tables  # noqa: E402, F401
+from haechi.storage.log_tables import (  # noqa: E402
+    alerts,
+    audit_gaps,
+    audit_leaves,
+    audit_prune_permits,
+    audit_reviews,
+    monitor_cursors,
+    tree_heads,
+)
+from haechi.storage.staff_tables import (  # noqa: E402
+    api_tokens,
+    staff,
+    staff_grant_history,
+    staff_grants,
+    staff_sessions,
+)
