@@ -96,6 +96,7 @@ def test_register_training_and_attestations(engine: Engine, clock: FakeClock) ->
     assert "locked_storage" not in register["missing"]
     assert "restricted_area" in register["missing"]
     assert register["quarter_attested"] is None
+    assert register["untrained"] == ["boss"]  # lee's course lies within the year; park left
     assert len(engine.training(actor=OFFICER)) == 2
 
 

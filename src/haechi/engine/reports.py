@@ -17,6 +17,7 @@ from haechi.reports import (
     QUARTER_MEASURE,
     REPORT_TIMEZONE,
     Attestation,
+    Quarter,
     QuarterlyFigures,
     TrainingRecord,
     list_attestations,
@@ -26,7 +27,7 @@ from haechi.reports import (
     record_attestation,
     record_training,
 )
-from haechi.reports import figures as report_figures
+from haechi.reports.register import register_view, untrained
 
 __all__ = ["ReportsMixin"]
 
@@ -64,11 +65,7 @@ class ReportsMixin(LogMixin, AccessMixin):
                 verification=verification,
                 now=now,
             )
-            figures.register = report_figures.register(
-                self._declared_measures(),
-                list_attestations(connection, period),
-                list_training(connection, since=period.first_day, until=period.end_day),
-            )
+            figures.register = self._register(connection, period)
             record_event(
                 connection,
                 now=now,
@@ -169,8 +166,12 @@ class ReportsMixin(LogMixin, AccessMixin):
         require_role(actor, *_READERS)
         period = parse_quarter(quarter)
         with self.database.connect() as connection:
-            return report_figures.register(
-                self._declared_measures(),
-                list_attestations(connection, period),
-                list_training(connection, since=period.first_day, until=period.end_day),
-            )
+            return self._register(connection, period)
+
+    def _register(self, connection: Connection, period: Quarter) -> dict[str, object]:
+        return register_view(
+            self._declared_measures(),
+            list_attestations(connection, period),
+            list_training(connection, since=period.first_day, until=period.end_day),
+            untrained(connection, period),
+        )

@@ -15,7 +15,6 @@ from sqlalchemy import Connection, and_, case, func, or_, select
 from haechi.access.roles import Role
 from haechi.audit.monitor import DOWNLOAD_ACTIONS, READ_ACTIONS, Alert, list_alerts
 from haechi.reports.quarters import REPORT_TIMEZONE, Quarter
-from haechi.reports.register import Attestation, TrainingRecord
 from haechi.storage.rights_tables import rights_requests
 from haechi.storage.tables import (
     audit_events,
@@ -314,38 +313,6 @@ def versions(connection: Connection, quarter: Quarter) -> dict[str, Any]:
                 "effective_at": _iso(row.effective_at),
             }
             for row in announced
-        ],
-    }
-
-
-def register(
-    declared: list[str], attestations: list[Attestation], training: list[TrainingRecord]
-) -> dict[str, Any]:
-    """Each declared measure confirmed or missing (the latest note), and the training."""
-    latest = {one.measure: one for one in attestations}
-
-    def shown(one: Attestation | None) -> dict[str, Any] | None:
-        if one is None:
-            return None
-        return {"by": one.attested_by, "at": _iso(one.attested_at), "note": one.note}
-
-    measures = [
-        {"kind": kind, "confirmed": kind in latest, "attestation": shown(latest.get(kind))}
-        for kind in declared
-    ]
-    return {
-        "measures": measures,
-        "confirmed": sum(1 for one in measures if one["confirmed"]),
-        "missing": [one["kind"] for one in measures if not one["confirmed"]],
-        "quarter_attested": shown(latest.get("quarter")),
-        "training": [
-            {
-                "username": one.username,
-                "course": one.course,
-                "taken_on": _iso(one.taken_on),
-                "recorded_by": one.recorded_by,
-            }
-            for one in training
         ],
     }
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from haechi.access.roles import Role
 from haechi.errors import InvalidInput, Problem
 from haechi.policy.published import MeasureKind
 from haechi.reports.quarters import Quarter
 from haechi.storage.report_tables import safeguard_attestations, staff_training
+from haechi.storage.tables import staff
 
 __all__ = [
     "MAX_COURSE",
@@ -29,6 +32,8 @@ __all__ = [
     "list_training",
     "record_attestation",
     "record_training",
+    "register_view",
+    "untrained",
 ]
 
 #: the measure name of the officer's attestation of the whole quarter
@@ -60,6 +65,10 @@ class Attestation:
     note: str
     attested_by: str
     attested_at: datetime
+
+
+def _day_or_time(moment: date | datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def checked_text(value: str, *, field: str, limit: int, required: bool = True) -> Problem | None:
@@ -186,3 +195,62 @@ def list_attestations(connection: Connection, quarter: Quarter) -> list[Attestat
         Attestation(row.id, row.quarter, row.measure, row.note, row.attested_by, row.attested_at)
         for row in rows
     ]
+
+
+def untrained(connection: Connection, quarter: Quarter) -> list[str]:
+    """Active staff with access to personal data and no course in the year to the quarter's end.
+
+    Handlers and privacy officers read personal data; the policy trains them at least
+    yearly (``staff_training`` recurs every P1Y).
+    """
+    s, t = staff.c, staff_training.c
+    year_before = quarter.end_day.replace(year=quarter.end_day.year - 1)
+    trained = select(t.staff_id).where(t.taken_on >= year_before, t.taken_on < quarter.end_day)
+    rows = connection.execute(
+        select(s.username)
+        .where(
+            s.disabled_at.is_(None),
+            s.role.in_([Role.HANDLER.value, Role.PRIVACY_OFFICER.value]),
+            s.created_at < quarter.end,
+            s.id.not_in(trained),
+        )
+        .order_by(s.username)
+        .limit(MAX_LISTED)
+    )
+    return [row.username for row in rows]
+
+
+def register_view(
+    declared: list[str],
+    attestations: list[Attestation],
+    training: list[TrainingRecord],
+    untrained: list[str],
+) -> dict[str, Any]:
+    """Each declared measure confirmed or missing (the latest note), and the training."""
+    latest = {one.measure: one for one in attestations}
+
+    def shown(one: Attestation | None) -> dict[str, Any] | None:
+        if one is None:
+            return None
+        return {"by": one.attested_by, "at": _day_or_time(one.attested_at), "note": one.note}
+
+    measures = [
+        {"kind": kind, "confirmed": kind in latest, "attestation": shown(latest.get(kind))}
+        for kind in declared
+    ]
+    return {
+        "measures": measures,
+        "confirmed": sum(1 for one in measures if one["confirmed"]),
+        "missing": [one["kind"] for one in measures if not one["confirmed"]],
+        "quarter_attested": shown(latest.get("quarter")),
+        "training": [
+            {
+                "username": one.username,
+                "course": one.course,
+                "taken_on": _day_or_time(one.taken_on),
+                "recorded_by": one.recorded_by,
+            }
+            for one in training
+        ],
+        "untrained": untrained,
+    }
