@@ -134,6 +134,9 @@ def test_register_refuses_bad_entries(engine: Engine) -> None:
     with pytest.raises(InvalidInput) as undeclared:
         engine.attest("2026Q1", measure="moat", note="n", actor=OFFICER)
     assert undeclared.value.faults[0].field == "measure"
+    with pytest.raises(InvalidInput) as future:
+        engine.attest("2026Q2", measure="anti_virus", note="n", actor=OFFICER)
+    assert future.value.faults[0].code == "NOT_BEGUN"
     with pytest.raises(InvalidInput):
         engine.add_training("kim", course="c", taken_on=date(2027, 1, 1), actor=OFFICER)
     with pytest.raises(InvalidInput):

@@ -17,7 +17,10 @@ def test_report_cli_writes_html_json_and_refuses_a_bad_quarter(tmp_path: Path) -
         "report", "quarterly", "2026Q4", "--lang", "en", "--out", str(page), "--data", str(data)
     )
     assert made.returncode == 0, made.stderr
-    assert "<svg" in page.read_text() or "<h1>" in page.read_text()
+    assert page.read_text().count("<h1>") == 1
+    assert (
+        haechi("report", "quarterly", "2026Q4", "--lang", "fr", "--data", str(data)).returncode == 2
+    )
     figures = json.loads(
         haechi("report", "quarterly", "2026Q4", "--json", "--data", str(data)).stdout
     )

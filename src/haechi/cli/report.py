@@ -18,6 +18,7 @@ from rich.table import Table
 from haechi.cli.common import DatabaseOption, DataOption, opened
 from haechi.cli.staff import ByOption, operator
 from haechi.reports import QUARTER_MEASURE
+from haechi.web.i18n import LANGUAGES, check_choice
 from haechi.web.report_document import render_report
 
 __all__ = ["print_json", "report_app"]
@@ -48,6 +49,7 @@ def quarterly(
     as_json: JsonOption = False,
 ) -> None:
     """The quarter's report: HTML (to --out, or stdout) or, with --json, its figures."""
+    check_choice(lang, LANGUAGES, "lang")
     with opened(data, database) as engine:
         figures = engine.quarterly_report(quarter, actor=operator(by))
         if as_json:
