@@ -34,10 +34,12 @@ from haechi.cli.common import (
     require_initialised,
 )
 from haechi.cli.complaints import complaints_app
+from haechi.cli.report import report_app
 from haechi.cli.requests import requests_app
 from haechi.cli.retention import destruction_app, sweep
 from haechi.cli.scan import scan
 from haechi.cli.staff import operator, staff_app
+from haechi.cli.training import training_app
 from haechi.config import SETTINGS_FILE, Settings
 from haechi.crypto.keys import create_master_key_file
 from haechi.engine import Engine
@@ -69,6 +71,8 @@ app.command("sweep")(sweep)
 app.add_typer(destruction_app, name="destruction")
 app.add_typer(requests_app, name="requests")
 app.add_typer(complaints_app, name="complaints")
+app.add_typer(report_app, name="report")
+staff_app.add_typer(training_app, name="training")
 
 out = Console()
 err = Console(stderr=True)

@@ -12,6 +12,7 @@ from haechi.engine.complaints import ComplaintsMixin
 from haechi.engine.complaints_handling import ComplaintHandlingMixin
 from haechi.engine.log import LogMixin
 from haechi.engine.policy import PublishedVersion, RenewedConsent
+from haechi.engine.reports import ReportsMixin
 from haechi.engine.retention import RetentionMixin
 from haechi.engine.rights_staff import RightsStaffMixin
 from haechi.engine.subjects import SubjectsMixin
@@ -28,6 +29,7 @@ __all__ = [
 
 
 class Engine(
+    ReportsMixin,
     ComplaintsMixin,
     ComplaintHandlingMixin,
     SubjectsMixin,

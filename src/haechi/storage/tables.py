@@ -303,6 +303,7 @@ separated_items = Table(
 # Staff, the sealed log, rights requests and complaints have modules of their own (for size);
 # their tables join the same metadata and are importable from here as before.
 from haechi.storage import complaints_tables as _complaints_tables  # noqa: E402, F401
+from haechi.storage import report_tables as _report_tables  # noqa: E402, F401
 from haechi.storage import rights_tables as _rights_tables  # noqa: E402, F401
 from haechi.storage.log_tables import (  # noqa: E402
     alerts,
