@@ -5,12 +5,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from haechi import Engine
+from haechi.engine import SYSTEM
 from haechi.rights.codes import RateLimited
 from haechi.storage.rights_tables import rights_codes
+from haechi.storage.tables import collections
+from haechi.subjects.matching import find_subject
+from tests.api.test_complaints_api import CONSENT, client, file_complaint, mail_engine, smtp
+from tests.conftest import PERSON
 from tests.rights.support import collect
+
+__all__ = ["client", "mail_engine", "smtp"]
 
 KNOWN = "minji.kim@example.kr"
 
@@ -54,3 +62,40 @@ def test_concurrent_requests_for_one_address_stay_within_the_hourly_cap(
         issued = connection.execute(select(func.count()).select_from(rights_codes)).scalar_one()
     assert issued <= cap
     assert outcomes.count("issued") == issued
+
+
+def test_a_public_complaint_never_rewrites_the_petitioner_on_file(
+    client: TestClient, mail_engine: Engine
+) -> None:
+    """It files a second complaint on the data on file, and keeps that data as it was.
+
+    Anyone can type a known person's email into the public form: the name and phone
+    they send with it must neither replace the person's nor come to find the person.
+    """
+    first = file_complaint(client)
+    intruder = {**PERSON, "name": "침입자", "contact": "010-3333-4444"}
+    second = client.post(
+        "/api/v1/public/complaints",
+        json={"items": intruder, "description": "a second petition", "consent": CONSENT},
+    )
+    assert second.status_code == 202
+    assert second.json().keys() == first.keys()
+    with mail_engine.database.connect() as connection:
+        (subject_id,) = connection.execute(select(collections.c.subject_id)).scalars().all()
+    kept = mail_engine.use(actor=SYSTEM, subject_id=subject_id, purpose="complaints")
+    assert kept["name"] == PERSON["name"]
+    assert kept["contact"] == PERSON["contact"]
+    with mail_engine.transaction() as connection:
+        found = find_subject(
+            connection,
+            index=mail_engine._index,
+            kind="phone",
+            value=intruder["contact"],
+            actor=SYSTEM,
+        )
+    assert found.subject_id is None
+    followed = client.get(
+        f"/api/v1/public/complaints/{second.json()['complaint_id']}",
+        headers={"X-Status-Token": second.json()["status_token"]},
+    )
+    assert followed.status_code == 200

@@ -38,6 +38,7 @@ from haechi.rights.complaints import (
     IntakeLimited,
     ThreadMessage,
 )
+from haechi.subjects.collecting import OnFile
 from haechi.subjects.models import ConsentEvidence
 
 __all__ = ["ComplaintsMixin"]
@@ -87,7 +88,13 @@ class ComplaintsMixin(ComplaintsBase):
                 channel=channel,
                 source="complaint",
                 actor=actor,
+                # Anyone can type a known person's email: a public intake adds a
+                # complaint to what is on file, it never rewrites it.
+                replace=actor.kind != "public",
             )
+            subject_id, collection_id = collected.subject_id, collected.collection_id
+        except OnFile as on_file:
+            subject_id, collection_id = on_file.subject_id, on_file.collection_id
         except Conflict as conflict:
             if actor.kind != "public":
                 raise
@@ -98,8 +105,8 @@ class ComplaintsMixin(ComplaintsBase):
             now = self.clock()
             intake = service.open_complaint(
                 connection,
-                collection_id=collected.collection_id,
-                subject_id=collected.subject_id,
+                collection_id=collection_id,
+                subject_id=subject_id,
                 channel=channel,
                 received_from=source if actor.kind == "public" else None,
                 now=now,
@@ -108,7 +115,7 @@ class ComplaintsMixin(ComplaintsBase):
                 connection,
                 keys=self.keys,
                 complaint_id=intake.complaint_id,
-                collection_id=collected.collection_id,
+                collection_id=collection_id,
                 petition=petition,
                 now=now,
             )

@@ -145,6 +145,17 @@ def _combined(faults: list[_Fault]) -> HaechiError:
     )
 
 
+class OnFile(Conflict):
+    """The person already has live data for the purpose, and it was not to be replaced."""
+
+    code = "ON_FILE"
+
+    def __init__(self, subject_id: str, collection_id: str) -> None:
+        super().__init__("the subject already has data for this purpose", code=self.code)
+        self.subject_id = subject_id
+        self.collection_id = collection_id
+
+
 def collect(
     connection: Connection,
     *,
@@ -159,8 +170,15 @@ def collect(
     source: str | None,
     actor: Actor,
     now: datetime,
+    replace: bool = True,
 ) -> CollectResult:
-    """Store validated values for one subject × purpose, sealed, with consent evidence."""
+    """Store validated values for one subject × purpose, sealed, with consent evidence.
+
+    With ``replace`` False, a person already holding live data for the purpose keeps
+    it as it is: :class:`OnFile` is raised, so the caller's transaction rolls back
+    (the new identifiers are not linked to the person either). An unverified party,
+    who only has to type someone's email, must not overwrite that person's data.
+    """
     digests = lookup_digests(policy.policy, index, values)
     subject_id = match_or_create_subject(connection, digests=digests, now=now)
     existing = connection.execute(
@@ -184,6 +202,8 @@ def collect(
             "it cannot be replaced until the hold is released",
             code="COLLECTION_HELD",
         )
+    if existing is not None and not replace:
+        raise OnFile(subject_id, existing.id)
     if existing is None:
         collection_id, version = str(uuid.uuid4()), 0
         connection.execute(
