@@ -11,10 +11,18 @@ from sqlalchemy import func, select
 from haechi import Engine
 from haechi.engine import SYSTEM
 from haechi.rights.codes import RateLimited
+from haechi.storage.complaints_tables import complaints
 from haechi.storage.rights_tables import rights_codes
 from haechi.storage.tables import collections
 from haechi.subjects.matching import find_subject
-from tests.api.test_complaints_api import CONSENT, client, file_complaint, mail_engine, smtp
+from tests.api.test_complaints_api import (
+    CONSENT,
+    STRANGER,
+    client,
+    file_complaint,
+    mail_engine,
+    smtp,
+)
 from tests.conftest import PERSON
 from tests.rights.support import collect
 
@@ -99,3 +107,32 @@ def test_a_public_complaint_never_rewrites_the_petitioner_on_file(
         headers={"X-Status-Token": second.json()["status_token"]},
     )
     assert followed.status_code == 200
+
+
+def test_a_public_complaint_does_not_tell_that_the_data_on_file_is_held(
+    client: TestClient, mail_engine: Engine
+) -> None:
+    """It answers an intake about a person whose data is held as it answers a stranger's.
+
+    Both complaints can be followed with their tokens and both count towards the
+    source's hourly limit, so neither the follow-up nor the limit tells the two apart.
+    """
+    file_complaint(client)
+    with mail_engine.database.connect() as connection:
+        (collection_id,) = connection.execute(select(collections.c.id)).scalars().all()
+    mail_engine.place_hold(collection_id, reason="a pending deletion", actor=SYSTEM)
+    with mail_engine.database.connect() as connection:
+        before = connection.execute(select(func.count()).select_from(complaints)).scalar_one()
+    answers = [file_complaint(client), file_complaint(client, STRANGER)]
+    with mail_engine.database.connect() as connection:
+        after = connection.execute(select(func.count()).select_from(complaints)).scalar_one()
+    assert after == before + 2
+    followed = [
+        client.get(
+            f"/api/v1/public/complaints/{answer['complaint_id']}",
+            headers={"X-Status-Token": answer["status_token"]},
+        )
+        for answer in answers
+    ]
+    assert [response.status_code for response in followed] == [200, 200]
+    assert followed[0].json().keys() == followed[1].json().keys()

@@ -61,9 +61,10 @@ class ComplaintsMixin(ComplaintsBase):
         """Receive a complaint: the petitioner's items collected with consent, the petition sealed.
 
         A public actor (kind ``public``) is limited per source address and hour, and
-        is answered alike whether or not the person is known: a collection that cannot
-        take new data (held, suspended) is logged as a refusal and answered with ids
-        that lead nowhere, never with an error that would tell.
+        is answered alike whether or not the person is known: a person already on file
+        for complaints gets the complaint added to that data, which is kept as it is
+        (held, suspended or not: a public form proves no identity); other conflicts are
+        logged as refusals and answered with ids that lead nowhere.
         """
         source = consent.source_ip or actor.source_ip
         try:

@@ -175,9 +175,10 @@ def collect(
     """Store validated values for one subject × purpose, sealed, with consent evidence.
 
     With ``replace`` False, a person already holding live data for the purpose keeps
-    it as it is: :class:`OnFile` is raised, so the caller's transaction rolls back
-    (the new identifiers are not linked to the person either). An unverified party,
-    who only has to type someone's email, must not overwrite that person's data.
+    it as it is, in whatever state: :class:`OnFile` is raised, so the caller's
+    transaction rolls back (the new identifiers are not linked to the person either).
+    An unverified party, who only has to type someone's email, must not overwrite
+    that person's data.
     """
     digests = lookup_digests(policy.policy, index, values)
     subject_id = match_or_create_subject(connection, digests=digests, now=now)
@@ -185,6 +186,9 @@ def collect(
         _LIVE_COLLECTION, {"subject_id": subject_id, "purpose": purpose_id}
     ).first()
     expires_at = purpose.retention_period.after(now)
+    if existing is not None and not replace:
+        # Before the state checks: whether the data is held or suspended is not told.
+        raise OnFile(subject_id, existing.id)
     if existing is not None and existing.state != CollectionState.ACTIVE.value:
         raise Conflict(
             f"the subject's data for purpose {purpose_id!r} is {existing.state}; "
@@ -202,8 +206,6 @@ def collect(
             "it cannot be replaced until the hold is released",
             code="COLLECTION_HELD",
         )
-    if existing is not None and not replace:
-        raise OnFile(subject_id, existing.id)
     if existing is None:
         collection_id, version = str(uuid.uuid4()), 0
         connection.execute(
