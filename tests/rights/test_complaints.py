@@ -267,7 +267,11 @@ def test_public_intake_is_limited_per_source_address(engine: Engine, clock: Fake
 
 
 def test_a_suspended_collection_is_answered_like_any_other(engine: Engine) -> None:
-    """It answers a public intake for a person whose processing is suspended alike."""
+    """It answers a public intake for a person whose processing is suspended alike.
+
+    The complaint is filed on the suspended data, which stays as it was, and can be
+    followed like anyone's: a token that led nowhere would tell the suspension.
+    """
     first = submit(engine)
     info, _ = engine.complaint(first, actor=OFFICER)
     engine.suspend(info.collection_id, actor=OFFICER)
@@ -275,8 +279,11 @@ def test_a_suspended_collection_is_answered_like_any_other(engine: Engine) -> No
         items=PERSON, description=PETITION, consent=consent(), actor=PUBLIC
     )
     assert intake.status_token.startswith("hcc_")
-    assert engine.complaint_status(intake.complaint_id, token=intake.status_token) is None
-    assert len(engine.complaints(actor=OFFICER)) == 1
+    followed = engine.complaint_status(intake.complaint_id, token=intake.status_token)
+    assert followed is not None
+    assert followed.collection_id == info.collection_id
+    assert followed.collection_state == "suspended"
+    assert len(engine.complaints(actor=OFFICER)) == 2
 
 
 def test_the_status_token_follows_one_complaint(engine: Engine) -> None:

@@ -38,6 +38,7 @@ from haechi.rights.complaints import (
     IntakeLimited,
     ThreadMessage,
 )
+from haechi.subjects.collecting import OnFile
 from haechi.subjects.models import ConsentEvidence
 
 __all__ = ["ComplaintsMixin"]
@@ -60,9 +61,10 @@ class ComplaintsMixin(ComplaintsBase):
         """Receive a complaint: the petitioner's items collected with consent, the petition sealed.
 
         A public actor (kind ``public``) is limited per source address and hour, and
-        is answered alike whether or not the person is known: a collection that cannot
-        take new data (held, suspended) is logged as a refusal and answered with ids
-        that lead nowhere, never with an error that would tell.
+        is answered alike whether or not the person is known: a person already on file
+        for complaints gets the complaint added to that data, which is kept as it is
+        (held, suspended or not: a public form proves no identity); other conflicts are
+        logged as refusals and answered with ids that lead nowhere.
         """
         source = consent.source_ip or actor.source_ip
         try:
@@ -87,7 +89,13 @@ class ComplaintsMixin(ComplaintsBase):
                 channel=channel,
                 source="complaint",
                 actor=actor,
+                # Anyone can type a known person's email: a public intake adds a
+                # complaint to what is on file, it never rewrites it.
+                replace=actor.kind != "public",
             )
+            subject_id, collection_id = collected.subject_id, collected.collection_id
+        except OnFile as on_file:
+            subject_id, collection_id = on_file.subject_id, on_file.collection_id
         except Conflict as conflict:
             if actor.kind != "public":
                 raise
@@ -98,8 +106,8 @@ class ComplaintsMixin(ComplaintsBase):
             now = self.clock()
             intake = service.open_complaint(
                 connection,
-                collection_id=collected.collection_id,
-                subject_id=collected.subject_id,
+                collection_id=collection_id,
+                subject_id=subject_id,
                 channel=channel,
                 received_from=source if actor.kind == "public" else None,
                 now=now,
@@ -108,7 +116,7 @@ class ComplaintsMixin(ComplaintsBase):
                 connection,
                 keys=self.keys,
                 complaint_id=intake.complaint_id,
-                collection_id=collected.collection_id,
+                collection_id=collection_id,
                 petition=petition,
                 now=now,
             )

@@ -41,8 +41,13 @@ class SubjectsMixin(PolicyMixin):
         channel: str = "api",
         source: str | None = None,
         actor: Actor,
+        replace: bool = True,
     ) -> CollectResult:
-        """Collect ``items`` for ``purpose`` with ``consent``, or refuse with a reason."""
+        """Collect ``items`` for ``purpose`` with ``consent``, or refuse with a reason.
+
+        With ``replace`` False, data already on file for the purpose is kept and
+        :class:`haechi.subjects.collecting.OnFile` names it.
+        """
         if not actor.may_serve(purpose):
             with self.transaction() as connection:
                 refusal = self._refused(
@@ -74,6 +79,7 @@ class SubjectsMixin(PolicyMixin):
                         source=source,
                         actor=actor,
                         now=self.clock(),
+                        replace=replace,
                     )
             except IntegrityError:
                 # Two collections for the same new person raced to create the

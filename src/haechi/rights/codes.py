@@ -7,7 +7,10 @@ not (only a known person's is mailed): the work, the rows and the caps are the s
 either way, so neither the answer nor its cost tells who is on file.
 
 Caps (:class:`haechi.rights.models.RequestRules`): codes per address and per source
-address within an hour, counted in the database so every server shares them.
+address within an hour, counted in the database so every server shares them. On
+PostgreSQL the count and the insert run under transaction-scoped advisory locks on the
+address and the source, so requests arriving at once cannot all read a count under the
+cap and each add a code (every code brings its own tries).
 """
 
 from __future__ import annotations
@@ -37,6 +40,28 @@ def _hash(key: bytes, request_id: str, code: str) -> bytes:
     return hmac.new(key, f"{request_id}|{code}".encode(), hashlib.sha256).digest()
 
 
+# The two-key advisory lock space, one class per cap (the sealer uses the one-key space).
+_ADDRESS_LOCK = 0x48430001
+_SOURCE_LOCK = 0x48430002
+
+
+def _lock_caps(connection: Connection, address_digest: bytes, source_ip: str | None) -> None:
+    """Serialise code issuing per address, then per source (always in that order)."""
+    if connection.dialect.name != "postgresql":
+        return  # SQLite transactions here begin IMMEDIATE: writers are serialised already.
+    keys = [(_ADDRESS_LOCK, address_digest)]
+    if source_ip is not None:
+        keys.append((_SOURCE_LOCK, hashlib.sha256(source_ip.encode()).digest()))
+    for lock_class, digest in keys:
+        connection.execute(
+            select(
+                func.pg_advisory_xact_lock(
+                    lock_class, int.from_bytes(digest[:4], "big", signed=True)
+                )
+            )
+        )
+
+
 def _count(connection: Connection, condition: ColumnElement[bool], since: datetime) -> int:
     return int(
         connection.execute(
@@ -58,6 +83,7 @@ def issue_code(
     now: datetime,
 ) -> tuple[str, datetime]:
     """A new code for ``request_id`` (earlier ones stop working); refused past the caps."""
+    _lock_caps(connection, address_digest, source_ip)
     since = now - timedelta(hours=1)
     if _count(connection, rights_codes.c.address_digest == address_digest, since) >= (
         rules.codes_per_address_hour

@@ -145,6 +145,17 @@ def _combined(faults: list[_Fault]) -> HaechiError:
     )
 
 
+class OnFile(Conflict):
+    """The person already has live data for the purpose, and it was not to be replaced."""
+
+    code = "ON_FILE"
+
+    def __init__(self, subject_id: str, collection_id: str) -> None:
+        super().__init__("the subject already has data for this purpose", code=self.code)
+        self.subject_id = subject_id
+        self.collection_id = collection_id
+
+
 def collect(
     connection: Connection,
     *,
@@ -159,14 +170,25 @@ def collect(
     source: str | None,
     actor: Actor,
     now: datetime,
+    replace: bool = True,
 ) -> CollectResult:
-    """Store validated values for one subject × purpose, sealed, with consent evidence."""
+    """Store validated values for one subject × purpose, sealed, with consent evidence.
+
+    With ``replace`` False, a person already holding live data for the purpose keeps
+    it as it is, in whatever state: :class:`OnFile` is raised, so the caller's
+    transaction rolls back (the new identifiers are not linked to the person either).
+    An unverified party, who only has to type someone's email, must not overwrite
+    that person's data.
+    """
     digests = lookup_digests(policy.policy, index, values)
     subject_id = match_or_create_subject(connection, digests=digests, now=now)
     existing = connection.execute(
         _LIVE_COLLECTION, {"subject_id": subject_id, "purpose": purpose_id}
     ).first()
     expires_at = purpose.retention_period.after(now)
+    if existing is not None and not replace:
+        # Before the state checks: whether the data is held or suspended is not told.
+        raise OnFile(subject_id, existing.id)
     if existing is not None and existing.state != CollectionState.ACTIVE.value:
         raise Conflict(
             f"the subject's data for purpose {purpose_id!r} is {existing.state}; "
