@@ -120,15 +120,12 @@ class AccessMixin(EngineBase):
                 return change(connection, self.clock())
         except HaechiError as refusal:
             with self.transaction() as connection:
-                record_event(
+                self._record(
                     connection,
-                    now=self.clock(),
-                    actor=actor.name,
-                    actor_kind=actor.kind,
-                    action=action,
+                    actor,
+                    action,
                     outcome="denied",
                     code=refusal.code,
-                    source_ip=actor.source_ip,
                 )
             raise
 

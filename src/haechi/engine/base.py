@@ -169,22 +169,35 @@ class EngineBase:
                     )
                 )
 
-    def _record_denial(
-        self, connection: Connection, actor: Actor, action: str, code: str, **event: Any
+    def _record(
+        self,
+        connection: Connection,
+        actor: Actor,
+        action: str,
+        *,
+        now: datetime | None = None,
+        **event: Any,
     ) -> int:
-        """Record a refused decision (see :func:`haechi.audit.events.event_values`)."""
-        # The request's address, carried by the actor, unless the caller names one.
+        """Record an event of ``actor`` (see :func:`haechi.audit.events.event_values`).
+
+        The actor's name and kind, the engine's clock unless ``now`` is given, and the
+        request's address carried by the actor unless the caller names one.
+        """
         event["source_ip"] = event.get("source_ip") or actor.source_ip
         return record_event(
             connection,
-            now=self.clock(),
+            now=now or self.clock(),
             actor=actor.name,
             actor_kind=actor.kind,
             action=action,
-            outcome="denied",
-            code=code,
             **event,
         )
+
+    def _record_denial(
+        self, connection: Connection, actor: Actor, action: str, code: str, **event: Any
+    ) -> int:
+        """Record a refused decision."""
+        return self._record(connection, actor, action, outcome="denied", code=code, **event)
 
     def _refused(
         self,
@@ -237,12 +250,11 @@ class EngineBase:
         """
         with self.transaction() as connection:
             now = self.clock()
-            event_id = record_event(
+            event_id = self._record(
                 connection,
+                actor,
+                "integrity_failure",
                 now=now,
-                actor=actor.name,
-                actor_kind=actor.kind,
-                action="integrity_failure",
                 outcome="denied",
                 code=failure.code,
                 subject_id=subject_id,
@@ -343,12 +355,10 @@ class EngineBase:
                 )
             ) is None:
                 result = change(connection)
-                record_event(
+                self._record(
                     connection,
-                    now=self.clock(),
-                    actor=actor.name,
-                    actor_kind=actor.kind,
-                    action=action,
+                    actor,
+                    action,
                     subject_id=info.subject_id,
                     collection_id=collection_id,
                     purpose=info.purpose,

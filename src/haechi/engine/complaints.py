@@ -24,7 +24,6 @@ from datetime import timedelta
 from sqlalchemy import Connection
 
 from haechi.access.decision import Actor, Reason
-from haechi.audit.events import record_event
 from haechi.engine.complaints_base import ComplaintsBase, reads_metadata, reads_text
 from haechi.errors import AccessDenied, Conflict, InvalidInput
 from haechi.rights import complaints as service
@@ -162,14 +161,11 @@ class ComplaintsMixin(ComplaintsBase):
         )
 
     def _record_allowed_list(self, connection: Connection, actor: Actor) -> None:
-        record_event(
+        self._record(
             connection,
-            now=self.clock(),
-            actor=actor.name,
-            actor_kind=actor.kind,
-            action="complaint_list",
+            actor,
+            "complaint_list",
             purpose=PURPOSE,
-            source_ip=actor.source_ip,
         )
 
     def complaint(

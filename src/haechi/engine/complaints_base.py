@@ -8,7 +8,6 @@ from sqlalchemy import Connection
 
 from haechi.access.decision import Actor, CollectionState, Reason
 from haechi.access.roles import Role
-from haechi.audit.events import record_event
 from haechi.engine.base import _UNIQUE_IDENTIFIERS
 from haechi.engine.subjects import SubjectsMixin
 from haechi.errors import AccessDenied, Conflict, HaechiError, InvalidInput, NotFound
@@ -54,17 +53,14 @@ class ComplaintsBase(SubjectsMixin):
     def _complaint_event(
         self, connection: Connection, actor: Actor, action: str, info: ComplaintInfo, **more: Any
     ) -> None:
-        record_event(
+        self._record(
             connection,
-            now=self.clock(),
-            actor=actor.name,
-            actor_kind=actor.kind,
-            action=action,
+            actor,
+            action,
             subject_id=info.subject_id,
             collection_id=info.collection_id,
             purpose=PURPOSE,
             reason=f"complaint {info.id}",
-            source_ip=actor.source_ip,
             **more,
         )
 

@@ -166,15 +166,13 @@ class PolicyMixin(EngineBase):
                 raise Conflict(
                     "another version was published at the same time", code="PUBLISH_RACE"
                 ) from None
-            record_event(
+            self._record(
                 connection,
+                actor,
+                "publish_policy",
                 now=now,
-                actor=actor.name,
-                actor_kind=actor.kind,
-                action="publish_policy",
                 reason=f"policy version {number} ({loaded.version_id}) "
                 f"effective {effective.isoformat()}",
-                source_ip=actor.source_ip,
             )
         self.versions.invalidate()
         return PublishedVersion(

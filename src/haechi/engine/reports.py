@@ -9,7 +9,6 @@ from sqlalchemy import Connection
 
 from haechi.access.decision import Actor
 from haechi.access.staff import Role, require_role, staff_row
-from haechi.audit.events import record_event
 from haechi.engine.access import AccessMixin
 from haechi.engine.log import LogMixin
 from haechi.errors import NotFound
@@ -66,14 +65,12 @@ class ReportsMixin(LogMixin, AccessMixin):
                 now=now,
             )
             figures.register = self._register(connection, period)
-            record_event(
+            self._record(
                 connection,
+                actor,
+                "report_read",
                 now=now,
-                actor=actor.name,
-                actor_kind=actor.kind,
-                action="report_read",
                 reason=f"quarterly report {period.name}",
-                source_ip=actor.source_ip,
             )
         return figures
 
@@ -97,14 +94,11 @@ class ReportsMixin(LogMixin, AccessMixin):
                 now=now,
                 today=today,
             )
-            record_event(
+            self._record(
                 connection,
-                now=self.clock(),
-                actor=actor.name,
-                actor_kind=actor.kind,
-                action="training_record",
+                actor,
+                "training_record",
                 reason=f"training record {record_id} of {taken_on.isoformat()}",
-                source_ip=actor.source_ip,
             )
             return record_id
 
@@ -140,14 +134,11 @@ class ReportsMixin(LogMixin, AccessMixin):
                 attested_by=actor.name,
                 now=now,
             )
-            record_event(
+            self._record(
                 connection,
-                now=self.clock(),
-                actor=actor.name,
-                actor_kind=actor.kind,
-                action="safeguard_attest",
+                actor,
+                "safeguard_attest",
                 reason=f"{period.name} {measure}",
-                source_ip=actor.source_ip,
             )
             return attestation_id
 

@@ -19,7 +19,6 @@ from sqlalchemy import Connection, Row
 from haechi.access.decision import Actor
 from haechi.access.roles import Role
 from haechi.access.tokens import secret_digest
-from haechi.audit.events import record_event
 from haechi.engine import rights_actions as fulfil
 from haechi.engine import rights_inputs as inputs
 from haechi.engine.base import SYSTEM, EngineBase
@@ -68,17 +67,14 @@ class RightsMixin(EngineBase):
         request_id, kind, subject_id = (
             (row.id, row.kind, row.subject_id) if isinstance(row, Row) else row
         )
-        event_id = record_event(
+        event_id = self._record(
             connection,
-            now=self.clock(),
-            actor=actor.name,
-            actor_kind=actor.kind,
-            action=f"request_{step}",
+            actor,
+            f"request_{step}",
             outcome=outcome,
             code=code,
             subject_id=subject_id,
             reason=f"rights_request {request_id} {kind}",
-            source_ip=actor.source_ip,
         )
         rows.record_step(connection, request_id=request_id, step=step, event_id=event_id)
         return event_id
@@ -226,12 +222,11 @@ class RightsMixin(EngineBase):
                 )
         except codes.RateLimited:
             with self.transaction() as connection:
-                record_event(
+                self._record(
                     connection,
+                    actor,
+                    "request_receive",
                     now=now,
-                    actor=actor.name,
-                    actor_kind=actor.kind,
-                    action="request_receive",
                     outcome="denied",
                     code=codes.RateLimited.code,
                     source_ip=source_ip,

@@ -13,7 +13,6 @@ from sqlalchemy import Connection, Row, delete, select, update
 
 from haechi.access.decision import Actor
 from haechi.access.roles import Role, require_role
-from haechi.audit.events import record_event
 from haechi.audit.monitor import record_alert
 from haechi.engine import rights_actions as fulfil
 from haechi.engine.base import SYSTEM
@@ -102,14 +101,11 @@ class RightsFulfilMixin(RightsMixin):
                 if actor.role != Role.HANDLER.value
                 or self._may_serve_all(actor, rows.purposes_of(row))
             ]
-            record_event(
+            self._record(
                 connection,
-                now=self.clock(),
-                actor=actor.name,
-                actor_kind=actor.kind,
-                action="request_list",
+                actor,
+                "request_list",
                 reason=f"{len(listed)} request(s)",
-                source_ip=actor.source_ip,
             )
         return listed
 
@@ -229,18 +225,16 @@ class RightsFulfilMixin(RightsMixin):
         data = build_export(connection, keys=self.keys, subject_id=subject_id, now=now)
         reason = f"rights_request {request.id} access" if request is not None else "export"
         for entry in data["collections"]:
-            record_event(
+            self._record(
                 connection,
+                actor,
+                "rights_export",
                 now=now,
-                actor=actor.name,
-                actor_kind=actor.kind,
-                action="rights_export",
                 subject_id=subject_id,
                 collection_id=entry["id"],
                 purpose=entry["purpose"],
                 items=list(entry["items"]),
                 reason=reason,
-                source_ip=actor.source_ip,
             )
         return SubjectExport(subject_id=subject_id, generated_at=now, data=data)
 

@@ -17,7 +17,6 @@ from sqlalchemy import Connection, Row, update
 
 from haechi.access.decision import Actor
 from haechi.access.roles import Role, require_role
-from haechi.audit.events import record_event
 from haechi.engine import rights_actions as fulfil
 from haechi.engine import rights_inputs as inputs
 from haechi.engine.rights_fulfil import RightsFulfilMixin, moment
@@ -125,16 +124,14 @@ class RightsStaffMixin(RightsFulfilMixin):
             ):
                 refusal = "NO_GRANT"
             if refusal is not None:
-                record_event(
+                self._record(
                     connection,
+                    actor,
+                    "request_receive",
                     now=now,
-                    actor=actor.name,
-                    actor_kind=actor.kind,
-                    action="request_receive",
                     outcome="denied",
                     code=refusal,
                     subject_id=found.logged_subject,
-                    source_ip=actor.source_ip,
                 )
         if refusal == "NO_GRANT":
             raise PermissionDenied(

@@ -192,12 +192,10 @@ class SubjectsMixin(PolicyMixin):
         )
         if not allowed:
             with self.transaction() as connection:
-                event_id = record_event(
+                event_id = self._record(
                     connection,
-                    now=self.clock(),
-                    actor=actor.name,
-                    actor_kind=actor.kind,
-                    action="lookup",
+                    actor,
+                    "lookup",
                     outcome="denied",
                     code=Reason.NO_GRANT.value,
                     items=[kind],
@@ -214,12 +212,10 @@ class SubjectsMixin(PolicyMixin):
             )
             # Known only for purposes this actor does not serve: answered exactly as
             # "not found" (None), and logged as the refusal it is.
-            record_event(
+            self._record(
                 connection,
-                now=self.clock(),
-                actor=actor.name,
-                actor_kind=actor.kind,
-                action="lookup",
+                actor,
+                "lookup",
                 outcome="denied" if found.refusal else "allowed",
                 subject_id=found.logged_subject,
                 items=[kind],
