@@ -45,10 +45,12 @@ from sqlalchemy import select, text
 
 from haechi import Actor, ConsentEvidence, Engine, Settings
 from haechi.crypto.envelope import item_context
+from haechi.crypto.epochs import Store
 from haechi.crypto.keys import LocalKeyProvider
 from haechi.engine import SYSTEM
 from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.database import create_db_engine
+from haechi.storage.keyring import open_data_key
 from haechi.storage.migrate import upgrade
 from haechi.storage.tables import collections, data_keys, items, metadata
 
@@ -248,7 +250,7 @@ def fill_events(loader: Loader, subjects: list[str], total: int, rng: random.Ran
 _RAW = {
     "collections": "SELECT id, purpose, state, policy_version, consented, collected_at, "
     "expires_at, due_at, hold_until, key_version FROM collections WHERE subject_id = {p}",
-    "items": "SELECT c.id, c.key_version, k.wrapped, i.name, i.sealed FROM collections c "
+    "items": "SELECT c.id, c.key_version, k.key_id, k.wrapped, i.name, i.sealed FROM collections c "
     "JOIN data_keys k ON k.collection_id = c.id JOIN items i ON i.collection_id = c.id "
     "WHERE c.subject_id = {p}",
     "separated": "SELECT c.id, s.name FROM collections c "
@@ -281,9 +283,15 @@ def raw_reader(engine: Engine, *, open_items: bool) -> Callable[[str], int]:
             count += len(rows)
             if open_items and sql is statements[1]:
                 opened: dict[str, AESGCM] = {}
-                for collection_id, version, wrapped, name, sealed in rows:
+                for collection_id, version, key_id, wrapped, name, sealed in rows:
                     if collection_id not in opened:
-                        key = keys.unwrap(bytes(wrapped), context=collection_id.encode())
+                        key = open_data_key(
+                            keys,
+                            store=Store.MAIN,
+                            key_id=key_id,
+                            wrapped=bytes(wrapped),
+                            collection_id=collection_id,
+                        )
                         opened[collection_id] = AESGCM(key)
                     sealed = bytes(sealed)
                     context = item_context(collection_id, name, version=version)

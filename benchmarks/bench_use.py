@@ -7,6 +7,11 @@ with the same pragmas: select one sealed row by key, AES-256-GCM-decrypt it, ins
 log row, commit. Rounds alternate between the two; medians are reported.
 
     python benchmarks/bench_use.py [--subjects 100000] [--calls 2000] [--rounds 7]
+
+With ``--collect`` it times ``Engine.collect`` alone instead: after ``--subjects``
+collections, rounds of ``--calls`` collections of new people alternating with rounds
+re-collecting people already on file (new values for the same purpose), each call
+timed; medians of the rounds' means, and percentiles over every call.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from haechi import Actor, ConsentEvidence, Engine, Settings
+from haechi.crypto.epochs import Store
 from haechi.crypto.keys import LocalKeyProvider
 from haechi.engine import SYSTEM
 from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.database import create_db_engine
+from haechi.storage.keyring import open_data_key
 from haechi.storage.migrate import upgrade
 
 console = Console()
@@ -144,7 +151,14 @@ def time_same_schema(
         connection.execute("BEGIN IMMEDIATE")
         rows = connection.execute(read_sql, (subject_id, purpose)).fetchall()
         collection_id = rows[0][0]
-        aead = AESGCM(keys.unwrap(rows[0][6], context=collection_id.encode()))
+        data_key = open_data_key(
+            keys,
+            store=Store.MAIN,
+            key_id=rows[0][13],
+            wrapped=rows[0][6],
+            collection_id=collection_id,
+        )
+        aead = AESGCM(data_key)
         for row in rows:
             context = f"haechi-item|{collection_id}|{row[7]}".encode()
             aead.decrypt(row[8][:12], row[8][12:], context).decode()
@@ -171,12 +185,58 @@ def time_same_schema(
     return elapsed
 
 
+def time_collect(engine: Engine, people: range, purposes: list[str]) -> list[float]:
+    """Seconds per ``Engine.collect`` call, one per person of ``people``."""
+    consent = ConsentEvidence(granted=True, method="web-form")
+    took: list[float] = []
+    for index in people:
+        items = person(index)
+        purpose = purposes[index % len(purposes)]
+        started = time.perf_counter()
+        engine.collect(purpose=purpose, items=items, consent=consent, actor=SYSTEM)
+        took.append(time.perf_counter() - started)
+    return took
+
+
+def collect_main(args: argparse.Namespace) -> None:
+    """``--collect``: new people and re-collections, alternating rounds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine, _, _ = build_haechi(Path(tmp), args.subjects)
+        fresh: list[list[float]] = []
+        again: list[list[float]] = []
+        rng = random.Random(20261201)
+        next_person = args.subjects
+        for _ in range(args.rounds):
+            people = range(next_person, next_person + args.calls)
+            fresh.append(time_collect(engine, people, PURPOSES))
+            next_person += args.calls
+            start = rng.randrange(max(1, args.subjects - args.calls))
+            again.append(time_collect(engine, range(start, start + args.calls), PURPOSES))
+        engine.close()
+    table = Table(
+        title=f"collect() on SQLite after {args.subjects:,} subjects, "
+        f"{args.rounds} rounds of {args.calls:,} calls"
+    )
+    for column in ("what", "µs/call (median round)", "ops/s", "p50 µs", "p99 µs"):
+        table.add_column(column, justify="left" if column == "what" else "right")
+    for label, rounds in (("new person", fresh), ("re-collection", again)):
+        mean = statistics.median(statistics.fmean(r) for r in rounds) * 1e6
+        every = sorted(t for r in rounds for t in r)
+        p50, p99 = (every[int(len(every) * q)] * 1e6 for q in (0.5, 0.99))
+        table.add_row(label, f"{mean:.1f}", f"{1e6 / mean:,.0f}", f"{p50:.0f}", f"{p99:.0f}")
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--collect", action="store_true", help="time collect() alone")
     args = parser.parse_args()
+    if args.collect:
+        collect_main(args)
+        return
     rng = random.Random(20261128)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)

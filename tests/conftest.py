@@ -7,7 +7,6 @@ is set. Locally, a missing PostgreSQL skips with a reason; under CI it fails.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,13 +17,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from haechi import Engine, Settings
 from haechi.config import AuthSettings
-from haechi.crypto.keys import LocalKeyProvider
+from haechi.crypto.keys import LocalKeyProvider, create_master_key_file
 from haechi.policy import demo_policy_text, parse_policy
-from haechi.storage.database import create_db_engine
+from haechi.storage.database import SEPARATED_FILE, create_db_engine
 from haechi.storage.migrate import upgrade
 from haechi.storage.tables import metadata
 
@@ -60,14 +59,73 @@ def clock() -> FakeClock:
 
 
 def postgres_url() -> str | None:
-    """The PostgreSQL test URL, or None (skipping locally, failing under CI)."""
+    """The PostgreSQL test URL, or None (skipping locally, failing under CI).
+
+    Under pytest-xdist each worker has a database of its own beside the named one
+    (``<name>_gw0``…), created here and dropped when the worker's session ends, so
+    that workers never truncate each other's tables.
+    """
     url = os.environ.get(PG_ENV)
     if url:
-        return url
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        return _worker_database(url, worker) if worker else url
     if os.environ.get("CI"):
         pytest.fail(f"{PG_ENV} must be set under CI: PostgreSQL tests may not be skipped")
     pytest.skip(f"PostgreSQL variant skipped: {PG_ENV} is not set")
     return None
+
+
+_WORKER_DATABASES: set[str] = set()
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """The URL of worker ``worker``'s own database, created on first use."""
+    base = make_url(url)
+    name = f"{base.database or 'postgres'}_{worker}"
+    if name not in _WORKER_DATABASES:
+        _administer(
+            url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+        )
+        _WORKER_DATABASES.add(name)
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_worker_databases() -> None:
+    url = os.environ.get(PG_ENV)
+    if url and _WORKER_DATABASES:
+        names = sorted(_WORKER_DATABASES)
+        _administer(url, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names))
+
+
+def _administer(url: str, *statements: str) -> None:
+    """Run ``statements`` on ``url``'s database outside a transaction (CREATE/DROP DATABASE)."""
+    admin = create_engine(make_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+def copy_prefix(database: str | None) -> str:
+    """How copies of ``database`` (tests/retention/copies.py) are named: the prefix."""
+    return f"{database or 'postgres'}_copy_"
+
+
+def drop_leftover_copies(engine: SqlEngine) -> None:
+    """Drop the copies of ``engine``'s database that an earlier session left."""
+    prefix = copy_prefix(engine.url.database)
+    with engine.connect() as connection:
+        leftovers = list(
+            connection.execute(
+                text("SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"),
+                {"prefix": prefix},
+            ).scalars()
+        )
+    if leftovers:
+        url = engine.url.render_as_string(hide_password=False)
+        _administer(url, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in leftovers))
 
 
 @pytest.fixture(scope="session")
@@ -75,9 +133,25 @@ def _postgres_engine() -> Iterator[SqlEngine]:
     url = postgres_url()
     assert url is not None
     engine = create_db_engine(url)
+    drop_leftover_copies(engine)
     upgrade(engine)
     yield engine
     engine.dispose()
+    _drop_worker_databases()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database (main and separated files), copied for each test.
+
+    Running the migrations once rather than for every test saves most of a SQLite
+    test's set-up; each test still gets files of its own.
+    """
+    directory = tmp_path_factory.mktemp("sqlite-template")
+    engine = create_db_engine(f"sqlite:///{directory / 'haechi.db'}")
+    upgrade(engine)
+    engine.dispose()  # the last connection closed: the WALs are checkpointed and gone
+    return directory
 
 
 def _truncate(engine: SqlEngine) -> None:
@@ -89,10 +163,12 @@ def _truncate(engine: SqlEngine) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     if request.param == "sqlite":
+        template = request.getfixturevalue("_sqlite_template")
+        for name in ("haechi.db", SEPARATED_FILE):
+            shutil.copyfile(template / name, tmp_path / name)
         path = tmp_path / "haechi.db"
         url = f"sqlite:///{path}"
         engine = create_db_engine(url)
-        upgrade(engine)
         yield Database("sqlite", url, engine, path)
         engine.dispose()
         return
@@ -104,9 +180,24 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     _truncate(engine)
 
 
+KEYRING = "keyring"  # beside the test's database: master.key and the epochs/ key directory
+
+
+def open_keys(tmp_path: Path) -> LocalKeyProvider:
+    """The test's key provider: a real master key file and key directory under ``tmp_path``.
+
+    Another process (a child a test kills) opens the same keys with the same call.
+    """
+    home = tmp_path / KEYRING
+    home.mkdir(mode=0o700, exist_ok=True)
+    if not (home / "master.key").exists():
+        create_master_key_file(home / "master.key")
+    return LocalKeyProvider.from_file(home / "master.key", key_directory=home / "epochs")
+
+
 @pytest.fixture
-def keys() -> LocalKeyProvider:
-    return LocalKeyProvider(secrets.token_bytes(32), key_id="test-1")
+def keys(tmp_path: Path) -> LocalKeyProvider:
+    return open_keys(tmp_path)
 
 
 def cheap_auth(**changes: Any) -> AuthSettings:
@@ -162,19 +253,22 @@ def raw_storage(database: Database) -> bytes:
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
         pytest.fail("pg_dump is needed to read what PostgreSQL keeps")
-    url = database.engine.url
     return subprocess.run(
-        [
-            pg_dump,
-            "--host",
-            url.host or "127.0.0.1",
-            "--port",
-            str(url.port or 5432),
-            "--username",
-            url.username or "postgres",
-            "--no-password",
-            url.database or "postgres",
-        ],
+        [pg_dump, *pg_connection_options(database), database.engine.url.database or "postgres"],
         check=True,
         capture_output=True,
     ).stdout
+
+
+def pg_connection_options(database: Database) -> list[str]:
+    """The host, port and user options of PostgreSQL's client programs for ``database``."""
+    url = database.engine.url
+    return [
+        "--host",
+        url.host or "127.0.0.1",
+        "--port",
+        str(url.port or 5432),
+        "--username",
+        url.username or "postgres",
+        "--no-password",
+    ]

@@ -7,15 +7,23 @@ reads settings from a global: surfaces build a :class:`Settings` and pass it in.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from contextvars import ContextVar
 from datetime import time
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -49,6 +57,8 @@ ARGON2_MIN_TIME_COST = 2
 ARGON2_MIN_MEMORY_KIB = 19 * 1024
 ARGON2_MIN_PARALLELISM = 1
 _settings_file: ContextVar[Path | None] = ContextVar("_settings_file", default=None)
+# The date part of an ISO-8601 duration; the policy's parser reads it (zero allowed).
+_DURATION = re.compile(r"P(?:\d{1,4}Y)?(?:\d{1,4}M)?(?:\d{1,4}W)?(?:\d{1,5}D)?")
 
 
 class DatabaseSettings(BaseModel):
@@ -62,8 +72,47 @@ class DatabaseSettings(BaseModel):
         ),
     )
     echo: bool = Field(default=False, description="Log every SQL statement (never values).")
+    locks_url: str | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL for the background jobs' session advisory locks, when "
+            "database.url goes through a pooler in transaction mode (pgbouncer): this "
+            "one must reach PostgreSQL directly or in session mode. Empty: database.url."
+        ),
+    )
+    pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description=(
+            "Connections each server process keeps open. At least server.threads, so "
+            "that a request never waits for, or opens and closes, a connection of its own."
+        ),
+    )
+    max_overflow: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description=(
+            "Connections a process may open beyond pool_size at a peak (closed again "
+            "after use). Budget: processes × (pool_size + max_overflow) per database."
+        ),
+    )
 
-    @field_validator("url")
+    checkpoint_interval_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        le=60,
+        description=(
+            "SQLite: how often `haechi serve` checkpoints the WAL into the database file "
+            "in a background job, so that no request waits for it. Its own connections "
+            "then leave SQLite's automatic checkpoint to a WAL of 10,000 pages, as a "
+            "bound. 0: every commit that passes 1,000 pages checkpoints (SQLite's "
+            "default, as the CLI always does)."
+        ),
+    )
+
+    @field_validator("url", "locks_url")
     @classmethod
     def _known_backend(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -75,16 +124,76 @@ class DatabaseSettings(BaseModel):
 
 
 class KeySettings(BaseModel):
-    """Where the master key lives."""
+    """Where the keys live, and how long copies of the database may be kept (docs/keys.md)."""
 
-    provider: str = Field(
+    provider: Literal["local", "pkcs11"] = Field(
         default="local",
-        description="Key provider: 'local' (a key file in the data directory).",
+        description=(
+            "Key provider: 'local' (the master key file and the key directory) or 'pkcs11' "
+            "(a PKCS#11 token: SoftHSM2, a hardware or cloud HSM)."
+        ),
     )
     master_key_file: Path | None = Field(
         default=None,
         description="Path of the master key file; empty means master.key in the data directory.",
     )
+    directory: Path | None = Field(
+        default=None,
+        description=(
+            "Local key directory holding the epoch keys (0700, one 0600 file each); empty "
+            "means keys/ in the data directory. Back it up apart from the database."
+        ),
+    )
+    backup_window: str = Field(
+        default="P30D",
+        description=(
+            "ISO-8601 duration (P30D, P2W, P0D): the longest time any copy of the key "
+            "directory or token is kept. Data destroyed at T is unreadable in every copy of "
+            "the database from T + this on; epoch keys are destroyed that long after."
+        ),
+    )
+    job_interval_seconds: int = Field(
+        default=600,
+        ge=0,
+        description=(
+            "How often `haechi serve` runs the key job (rotate epochs whose keys were "
+            "shredded, destroy expired epoch keys), in seconds; 0 disables it."
+        ),
+    )
+    chunk_size: int = Field(
+        default=1000,
+        ge=1,
+        le=50_000,
+        description="Data keys re-wrapped per transaction by the key job.",
+    )
+    pkcs11_library: Path | None = Field(
+        default=None,
+        description="PKCS#11 module (.so) of the token, e.g. /usr/lib/softhsm/libsofthsm2.so.",
+    )
+    pkcs11_token: str = Field(
+        default="haechi",
+        min_length=1,
+        max_length=32,
+        description="Label of the PKCS#11 token that holds the keys.",
+    )
+    pkcs11_pin: SecretStr | None = Field(
+        default=None,
+        description="User PIN of the token; set it by HAECHI__KEYS__PKCS11_PIN, not in a file.",
+    )
+
+    @field_validator("backup_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        text = value.strip().upper()
+        if not _DURATION.fullmatch(text) or text == "P":
+            raise ValueError("keys.backup_window must be an ISO-8601 duration such as P30D")
+        return text
+
+    @model_validator(mode="after")
+    def _pkcs11_complete(self) -> KeySettings:
+        if self.provider == "pkcs11" and (self.pkcs11_library is None or self.pkcs11_pin is None):
+            raise ValueError("the pkcs11 provider needs keys.pkcs11_library and keys.pkcs11_pin")
+        return self
 
 
 class ServerSettings(BaseModel):
@@ -112,6 +221,21 @@ class ServerSettings(BaseModel):
         gt=0,
         le=600,
         description="Longest wait for the next part of a request body; a stalled one gets 408.",
+    )
+    threads: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description=(
+            "Worker threads of each server process that run requests' database work "
+            "(at most database.pool_size)."
+        ),
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port (`haechi serve --workers`).",
     )
 
     @model_validator(mode="before")
@@ -240,6 +364,15 @@ class MailSettings(BaseModel):
     sender: str = Field(
         default="haechi@localhost", description="From address of the mail Haechi sends."
     )
+    outbox_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How often `haechi serve` sends what waits in the mail outbox (mail the SMTP "
+            "server did not take at once); each message also backs off on its own."
+        ),
+    )
 
 
 class AuthSettings(BaseModel):
@@ -358,6 +491,15 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
+    @model_validator(mode="after")
+    def _threads_within_pool(self) -> Settings:
+        if self.server.threads > self.database.pool_size:
+            raise ValueError(
+                f"server.threads ({self.server.threads}) must not exceed "
+                f"database.pool_size ({self.database.pool_size})"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -411,6 +553,11 @@ class Settings(BaseSettings):
     def master_key_path(self) -> Path:
         """The master key file in use."""
         return self.keys.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def key_directory(self) -> Path:
+        """The local key directory (epoch keys), apart from the database files."""
+        return self.keys.directory or self.data_dir / "keys"
 
 
 def _cidrs(setting: str, value: list[str]) -> list[str]:

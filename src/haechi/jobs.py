@@ -1,15 +1,31 @@
-"""Background jobs of ``haechi serve``: sealing the log, monitors, whatever runs on a clock.
+"""Background jobs of ``haechi serve``: sealing the log, monitors, the mail outbox, clocks.
 
 Light jobs run in threads, each at its own interval. The sealer runs in its own
 process (``haechi audit seal --follow``): hashing thousands of events in a thread of
 the server would hold the interpreter lock in the middle of every request (measured
-in docs/benchmarks.md). Jobs coordinate with other servers through the database (the
-sealer's advisory lock), so any number of servers may run them. A failing round is
-logged by exception type only (never values) and retried at the next interval.
+in docs/benchmarks.md). A failing round is logged by exception type only (never
+values) and retried at the next interval.
+
+**Each job runs once, across all worker processes and all servers.** Before every
+round a job asks the :class:`JobLocks` whether this process owns it; the first process
+to ask takes it and keeps it for as long as it lives, and every other one skips its
+rounds and asks again at the next interval, so when the owner stops (or dies, or loses
+its database connection) another takes over within one interval. Any job registered
+in :data:`SERVER_JOBS` (or passed to :class:`BackgroundJobs`) gets this by its name:
+
+* PostgreSQL: a session-level advisory lock per job (key: a hash of its name), held
+  by one connection of the owning process that stays outside any transaction (an idle
+  open transaction would hold back the sealer's gaps and VACUUM). The connection must
+  reach PostgreSQL directly or through a pool in *session* mode: in transaction mode
+  pgbouncer hands a session's locks to whichever client runs next.
+* SQLite: an exclusive ``flock`` per job on a file beside the database, which the
+  kernel releases when the owning process ends.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import subprocess
@@ -17,22 +33,207 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import IO, ClassVar, Protocol
 
+from sqlalchemy import Connection, func, select
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.exc import SQLAlchemyError
+
+from haechi.access.decision import Actor
+from haechi.config import Settings
 from haechi.engine import Engine
 from haechi.mail import Notifier, SmtpNotifier, mail_alerts
+from haechi.mail.outbox import deliver_due
+from haechi.mail.recorded import ON_SENT
+from haechi.storage.database import checkpoint, create_db_engine
 
-__all__ = ["BackgroundJobs", "Job", "SealerProcess"]
+__all__ = [
+    "SERVER_JOBS",
+    "AdvisoryLocks",
+    "BackgroundJobs",
+    "FileLocks",
+    "Job",
+    "JobLocks",
+    "LocalLocks",
+    "SealerProcess",
+    "job_locks",
+]
 
 log = logging.getLogger("haechi.jobs")
+
+KEY_JOB = Actor(name="keys", kind="system", purposes=frozenset())
 
 
 @dataclass(frozen=True)
 class Job:
-    """A named function run every ``interval`` seconds."""
+    """A named function run every ``interval`` seconds, by one process at a time."""
 
     name: str
     interval: float
     run: Callable[[], object]
+
+
+class JobLocks(Protocol):
+    """Who runs which job: :meth:`owns` is true in exactly one process per job name."""
+
+    def owns(self, name: str) -> bool:
+        """Whether this process runs ``name`` now, taking the job if nobody holds it."""
+        ...
+
+    def close(self) -> None:
+        """Give every job up, for another process to take."""
+        ...
+
+
+def _taken(name: str) -> None:
+    log.info("job %s runs in this process (pid %d)", name, os.getpid())
+
+
+class LocalLocks:
+    """Ownership within one process only: for an in-memory database and for tests."""
+
+    _held: ClassVar[dict[str, object]] = {}
+    _mutex: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self._mine: set[str] = set()
+
+    def owns(self, name: str) -> bool:
+        """Whether this object holds ``name``; takes it if no other object does."""
+        with self._mutex:
+            holder = self._held.setdefault(name, self)
+            if holder is self and name not in self._mine:
+                self._mine.add(name)
+                _taken(name)
+            return holder is self
+
+    def close(self) -> None:
+        """Release every job this object holds."""
+        with self._mutex:
+            for name in self._mine:
+                self._held.pop(name, None)
+            self._mine.clear()
+
+
+def lock_key(name: str) -> int:
+    """The 64-bit advisory lock key of job ``name`` (signed, as PostgreSQL takes it)."""
+    digest = hashlib.sha256(f"haechi-job:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class AdvisoryLocks:
+    """PostgreSQL: one session-level advisory lock per job, on one dedicated connection."""
+
+    def __init__(self, database: SqlEngine, *, owned: bool = False):
+        self._database = database
+        self._owned = owned  # an engine of its own (database.locks_url), disposed on close
+        self._connection: Connection | None = None
+        self._held: set[str] = set()
+        self._mutex = threading.Lock()
+
+    def owns(self, name: str) -> bool:
+        """Whether this process holds the job's lock; tries to take it if not.
+
+        A held lock is confirmed by a round trip on its connection: if the session is
+        gone, so is the lock (the server released it), and this process owns nothing.
+        """
+        with self._mutex:
+            try:
+                connection = self._connect()
+                if name in self._held:
+                    connection.execute(select(1))
+                    return True
+                if connection.execute(select(func.pg_try_advisory_lock(lock_key(name)))).scalar():
+                    self._held.add(name)
+                    _taken(name)
+                    return True
+                return False
+            except SQLAlchemyError as exc:
+                log.warning("job lock for %s lost: %s", name, type(exc).__name__)
+                self._drop()
+                return False
+
+    def _connect(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._database.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        return self._connection
+
+    def _drop(self) -> None:
+        self._held.clear()
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+                self._connection.close()
+            except SQLAlchemyError:
+                pass
+            self._connection = None
+
+    def close(self) -> None:
+        """Release every lock by ending the session."""
+        with self._mutex:
+            if self._connection is not None:
+                try:
+                    self._connection.execute(select(func.pg_advisory_unlock_all()))
+                    self._connection.close()
+                except SQLAlchemyError:
+                    self._drop()
+            self._connection = None
+            self._held.clear()
+            if self._owned:
+                self._database.dispose()
+
+
+class FileLocks:
+    """SQLite: an exclusive ``flock`` per job on ``<directory>/<name>.lock``."""
+
+    def __init__(self, directory: Path):
+        self._directory = directory
+        self._files: dict[str, IO[bytes]] = {}
+        self._mutex = threading.Lock()
+
+    def owns(self, name: str) -> bool:
+        """Whether this process holds the job's lock file; tries to take it if not."""
+        with self._mutex:
+            if name in self._files:
+                return True
+            self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle = open(self._directory / f"{name}.lock", "ab")  # noqa: SIM115 - held open
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                return False
+            self._files[name] = handle
+            _taken(name)
+            return True
+
+    def close(self) -> None:
+        """Release every lock (closing a file releases its flock)."""
+        with self._mutex:
+            for handle in self._files.values():
+                handle.close()
+            self._files.clear()
+
+
+def job_locks(database: SqlEngine, *, locks_url: str | None = None) -> JobLocks:
+    """The job locks for ``database``: advisory locks, lock files, or in-process.
+
+    On PostgreSQL the locks live on ``locks_url`` when given (``database.locks_url``:
+    a direct connection beside a transaction-mode pooler), else on ``database``.
+    """
+    if database.dialect.name == "postgresql":
+        if locks_url:
+            direct = create_db_engine(locks_url, pool_size=1, max_overflow=0)
+            return AdvisoryLocks(direct, owned=True)
+        return AdvisoryLocks(database)
+    path = database.url.database
+    if path and path != ":memory:":
+        return FileLocks(Path(path).resolve().with_name("haechi-jobs"))
+    return LocalLocks()
 
 
 class SealerProcess:
@@ -61,6 +262,21 @@ class SealerProcess:
             self.command, stdout=subprocess.DEVNULL, env=self.environment
         )
 
+    def restart_if_ended(self) -> bool:
+        """Start the child again if it ended on its own; whether it had to be.
+
+        A sealer that could not open the database (a full disk at its start, the
+        database down) ends with exit code 2; without a new one nothing would be sealed
+        until the server restarts.
+        """
+        if self._process is None or self._process.poll() is None:
+            return False
+        log.error(
+            "the sealer process ended (exit code %s); starting it again", self._process.returncode
+        )
+        self.start()
+        return True
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the child, then seal what is left here, so nothing stays unsealed."""
         if self._process is None:
@@ -77,45 +293,143 @@ class SealerProcess:
             log.error("sealing on shutdown failed: %s", type(exc).__name__)
 
 
-class BackgroundJobs:
-    """Runs jobs in daemon threads (and the sealer in a process) until stopped."""
+def _monitors(engine: Engine, notifier: Notifier | None) -> Callable[[], object]:
+    def monitors() -> None:
+        engine.run_monitors()
+        # Claimed by a conditional update: one alert per incident across servers.
+        engine.check_incident_deadlines()
+        if notifier is not None:
+            mail_alerts(engine, notifier)
 
-    def __init__(self, jobs: list[Job], *, processes: list[SealerProcess] | None = None):
+    return monitors
+
+
+def _outbox(engine: Engine, notifier: Notifier | None) -> Callable[[], object]:
+    def outbox() -> None:
+        # Each message is claimed by a conditional update: sent once across servers.
+        # Without a mail server, messages wait in the outbox until one is set.
+        if notifier is not None:
+            deliver_due(engine, notifier, on_sent=ON_SENT)
+
+    return outbox
+
+
+def _requests_clock(engine: Engine, _notifier: Notifier | None) -> Callable[[], object]:
+    def requests_clock() -> None:
+        # Each alert is also claimed by a conditional update: never mailed twice.
+        engine.check_request_deadlines()
+        engine.purge_requests()
+
+    return requests_clock
+
+
+class RoundStopped(Exception):
+    """The server is stopping: a long round ends at its next commit point."""
+
+
+#: The stop event of the job loop running in this thread (set by ``BackgroundJobs``).
+_this_loop = threading.local()
+
+
+def _stop_point(_stage: str, _done: int, _total: int) -> None:
+    """Called after each committed chunk: end the round here if the server is stopping."""
+    stop: threading.Event | None = getattr(_this_loop, "stop", None)
+    if stop is not None and stop.is_set():
+        raise RoundStopped
+
+
+def _sweep(engine: Engine, _notifier: Notifier | None) -> Callable[[], object]:
+    def sweep() -> None:
+        # A sweep of many collections outlasts a shutdown's wait: it stops between two
+        # chunks (each committed whole), and the next server's sweep goes on from there.
+        engine.sweep(progress=_stop_point)
+
+    return sweep
+
+
+@dataclass(frozen=True)
+class ServerJob:
+    """A job every server schedules: its name, interval (≤ 0: off) and round.
+
+    A ``sqlite_only`` job is not scheduled on PostgreSQL.
+    """
+
+    name: str
+    interval: Callable[[Settings], float]
+    make: Callable[[Engine, Notifier | None], Callable[[], object]]
+    sqlite_only: bool = False
+
+
+#: The jobs of ``haechi serve``; one registered here runs once across all servers.
+SERVER_JOBS: list[ServerJob] = [
+    ServerJob("monitors", lambda settings: settings.monitor.interval_seconds, _monitors),
+    ServerJob("requests", lambda settings: settings.monitor.interval_seconds, _requests_clock),
+    ServerJob("outbox", lambda settings: settings.mail.outbox_interval_seconds, _outbox),
+    ServerJob("sweep", lambda settings: settings.retention.sweep_interval_seconds, _sweep),
+    # SQLite's WAL into the database file, off the requests' path (Engine.open(serving=)):
+    # a PASSIVE checkpoint takes no lock, unlike the one a commit runs past SQLite's
+    # threshold, which the committing request waits for.
+    ServerJob(
+        "checkpoint",
+        lambda settings: settings.database.checkpoint_interval_seconds,
+        lambda engine, _notifier: partial(checkpoint, engine.database),
+        sqlite_only=True,
+    ),
+    # Rotates epochs whose keys were shredded, destroys expired epoch keys.
+    ServerJob(
+        "keys",
+        lambda settings: settings.keys.job_interval_seconds,
+        lambda engine, _notifier: partial(engine.run_keys, actor=KEY_JOB),
+    ),
+]
+#: How often the server checks that its sealer process still runs.
+PROCESS_WATCH_SECONDS = 5.0
+#: The job name the sealer process holds (``haechi audit seal --follow``).
+SEALER = "sealer"
+
+
+class BackgroundJobs:
+    """Runs jobs in daemon threads (and the sealer in a process) until stopped.
+
+    A job's round runs only in the process that owns it (see :class:`JobLocks`).
+    """
+
+    def __init__(
+        self,
+        jobs: list[Job],
+        *,
+        processes: list[SealerProcess] | None = None,
+        locks: JobLocks | None = None,
+    ):
         self.jobs = jobs
         self.processes = processes or []
+        self.locks: JobLocks = locks if locks is not None else LocalLocks()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     @classmethod
     def for_engine(cls, engine: Engine, *, notifier: Notifier | None = None) -> BackgroundJobs:
-        """The standard jobs of a server: sealing, and monitors that mail their alerts."""
+        """The standard jobs of a server: sealing, monitors that mail their alerts, the rest."""
         settings = engine.settings
         if notifier is None and settings.mail.smtp_host:
             notifier = SmtpNotifier(settings.mail)
-
-        def monitors() -> None:
-            engine.run_monitors()
-            if notifier is not None:
-                mail_alerts(engine, notifier)
-
-        def requests_clock() -> None:
-            # Each alert is claimed by a conditional update: once across servers.
-            engine.check_request_deadlines()
-            engine.purge_requests()
-
+        sqlite = engine.database.dialect.name == "sqlite"
         jobs = [
-            Job("monitors", settings.monitor.interval_seconds, monitors),
-            Job("requests", settings.monitor.interval_seconds, requests_clock),
+            Job(job.name, job.interval(settings), job.make(engine, notifier))
+            for job in SERVER_JOBS
+            if job.interval(settings) > 0 and (sqlite or not job.sqlite_only)
         ]
-        if settings.retention.sweep_interval_seconds > 0:
-            # Crash-safe and chunked with SKIP LOCKED: every server may run it.
-            jobs.append(Job("sweep", settings.retention.sweep_interval_seconds, engine.sweep))
-        return cls(jobs, processes=[SealerProcess(engine)])
+        locks = job_locks(engine.database, locks_url=settings.database.locks_url)
+        return cls(jobs, processes=[SealerProcess(engine)], locks=locks)
 
     def start(self) -> None:
-        """Start the processes, and one thread per job."""
+        """Start the processes (and their watch), and one thread per job."""
         for process in self.processes:
             process.start()
+        if self.processes:
+            watch = threading.Thread(target=self._watch, name="haechi-processes", daemon=True)
+            watch.start()
+            self._threads.append(watch)
         for job in self.jobs:
             thread = threading.Thread(
                 target=self._loop, args=(job,), name=f"haechi-{job.name}", daemon=True
@@ -123,18 +437,41 @@ class BackgroundJobs:
             thread.start()
             self._threads.append(thread)
 
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stop.is_set()
+
+    @property
+    def running(self) -> bool:
+        """Whether a job's thread is still running."""
+        return any(thread.is_alive() for thread in self._threads)
+
     def _loop(self, job: Job) -> None:
+        _this_loop.stop = self._stop
         while not self._stop.is_set():
             try:
-                job.run()
+                if self.locks.owns(job.name):
+                    job.run()
+            except RoundStopped:
+                log.info("job %s stopped between two commits: the server is stopping", job.name)
             except Exception as exc:
                 log.error("job %s failed: %s", job.name, type(exc).__name__)
             self._stop.wait(job.interval)
 
+    def _watch(self) -> None:
+        while not self._stop.wait(PROCESS_WATCH_SECONDS):
+            for process in self.processes:
+                try:
+                    process.restart_if_ended()
+                except OSError as exc:  # no process could be started: try again later
+                    log.error("starting the sealer failed: %s", type(exc).__name__)
+
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask every job to stop and wait for the current rounds to end."""
+        """Ask every job to stop, wait for the current rounds to end, give the jobs up."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
         for process in self.processes:
             process.stop(timeout)
+        self.locks.close()

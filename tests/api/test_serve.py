@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import select
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,32 +11,7 @@ import pytest
 
 from haechi import Engine, Settings
 from haechi.engine import SYSTEM
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": SRC, **extra}
-    env.pop("HAECHI_TEST_DATABASE_URL", None)
-    return env
-
-
-def haechi(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "haechi.cli", *args],
-        capture_output=True,
-        text=True,
-        env=_env(**env),
-        timeout=120,
-        check=False,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+from tests.serving import haechi, serving
 
 
 @pytest.fixture(scope="module")
@@ -52,33 +20,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("serve") / "data"
     assert haechi("init", str(path)).returncode == 0
     return path
-
-
-@contextmanager
-def serving(data_dir: Path, **env: str) -> Iterator[tuple[str, list[str]]]:
-    """A running ``haechi serve``: its base URL, and its output once it has stopped."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "haechi.cli", "serve", "--data", str(data_dir), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=_env(**env),
-    )
-    assert process.stdout is not None
-    output: list[str] = []
-    deadline = time.monotonic() + 60
-    try:
-        while not any("Application startup complete" in line for line in output):
-            ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
-            line = process.stdout.readline() if ready else ""
-            assert line, f"haechi serve did not start: {''.join(output)}"
-            output.append(line)
-        yield f"http://127.0.0.1:{port}", output
-    finally:
-        process.terminate()
-        rest, _ = process.communicate(timeout=30)
-        output.append(rest)
 
 
 def open_engine(data_dir: Path) -> Engine:
@@ -217,6 +158,7 @@ def test_a_busy_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
         ("port = 99999", "server.port"),
         ("trust_forwarded_for = true", "server.trusted_proxies"),
         ('trusted_proxies = ["not-a-network"]', "server.trusted_proxies"),
+        ("threads = 50", "server.threads"),
     ],
 )
 def test_bad_server_settings_are_one_line_and_exit_2(
@@ -231,3 +173,12 @@ def test_bad_server_settings_are_one_line_and_exit_2(
     assert len(result.stderr.strip().splitlines()) == 1
     assert named in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_worker_count_out_of_range_is_one_line_and_exit_2(data_dir: Path) -> None:
+    """It refuses ``--workers 0`` (and 65) with one line naming the option."""
+    for count in ("0", "65"):
+        result = haechi("serve", "--data", str(data_dir), "--port", "0", "--workers", count)
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.endswith(f"--workers must be between 1 and 64, not {count}")

@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from haechi.discovery import Scanner, hyperscan_available, run_scan
 from haechi.discovery.sources import (
     SkipFile,
+    binary_chunks,
     count_range_lines,
     file_chunks,
     range_chunks,
@@ -86,6 +87,44 @@ def test_it_skips_binary_files(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x01\x02" * 100)
     with pytest.raises(SkipFile):
         list(file_chunks(path))
+
+
+def _planted_binary() -> tuple[bytes, dict[int, str]]:
+    """Page-like bytes with an email and a phone between NULs and random-looking bytes."""
+    email, phone = b"minji.kim@example.kr", b"010-2345-6789"
+    head = b"SQLite format 3\x00" + bytes(range(256)) * 3 + b"\x00\x17"
+    middle = b"\x00" * 700 + b"\x03\x81"
+    data = head + email + middle + phone + b"\x00" * 300
+    return data, {len(head): "email", len(head) + len(email) + len(middle): "phone"}
+
+
+def test_it_scans_the_text_inside_binary_files_when_asked(tmp_path: Path) -> None:
+    """It finds values between binary bytes, each at its byte offset in the file."""
+    data, planted = _planted_binary()
+    path = tmp_path / "haechi.db-wal"
+    path.write_bytes(data)
+    found = list(SCANNER.scan_chunks(file_chunks(path, binary=True)))
+    assert {f.location.offset: f.type for f in found} == planted
+    assert {str(f.location) for f in found} == {f"{path}@{at}" for at in planted}
+    report = run_scan([path], binary=True)
+    assert report.skipped == []
+    assert report.total == 2
+    assert run_scan([path]).skipped[0].reason == "binary file"
+
+
+def test_binary_chunks_never_split_a_value() -> None:
+    """It cuts a binary stream between runs of text, keeping offsets exact."""
+    data, planted = _planted_binary()
+    blocks = [data[at : at + 64] for at in range(0, len(data), 64)]
+    chunks = list(binary_chunks(blocks, "s", chunk_size=128))
+    assert len(chunks) > 1
+    assert b"".join(chunk.data for chunk in chunks) == data.translate(
+        bytes(
+            0x0A if (byte < 0x20 and byte != 0x09) or byte == 0x7F else byte for byte in range(256)
+        )
+    )
+    found = [f for chunk in chunks for f in SCANNER.scan_chunk(chunk)]
+    assert {f.location.offset: f.type for f in found} == planted
 
 
 def test_chunks_keep_line_numbers_across_boundaries() -> None:

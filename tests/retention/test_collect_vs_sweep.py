@@ -57,7 +57,9 @@ def test_recollection_between_copy_and_delete_keeps_the_new_data(
         again = engine.collect(purpose="complaints", items=newer, consent=YES, actor=SYSTEM)
         assert (again.collection_id, again.created) == (first.collection_id, False)
 
-    sweeper = Sweeper(database.engine, policy=engine.policy.policy, between=recollect)
+    sweeper = Sweeper(
+        database.engine, policy=engine.policy.policy, keys=engine.keys, between=recollect
+    )
     report = sweeper.run(now=clock.now)
     assert seen == ["copied"]
     info = engine.collection(first.collection_id, actor=SYSTEM)
@@ -84,7 +86,9 @@ def test_recollection_after_the_separation_starts_a_new_collection(
     def recollect_after(step: str, ids: list[str]) -> None:
         given.append(step)
 
-    sweeper = Sweeper(database.engine, policy=engine.policy.policy, between=recollect_after)
+    sweeper = Sweeper(
+        database.engine, policy=engine.policy.policy, keys=engine.keys, between=recollect_after
+    )
     assert sweeper.run(now=clock.now).separated == 1
     again = engine.collect(purpose="complaints", items=newer, consent=YES, actor=SYSTEM)
     assert again.created

@@ -8,9 +8,10 @@ import subprocess
 import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from haechi import Engine
 from haechi.crypto.keys import LocalKeyProvider
@@ -113,6 +114,18 @@ def test_concurrent_sweepers_destroy_each_collection_once(
     assert (batches, events) == (300, 300)
 
 
+def _copy(engine: Engine, connection: Connection, ids: list[str]) -> None:
+    """What the sweep's first step does: copy to the separated store, keys re-wrapped."""
+    rows = connection.execute(
+        select(collections.c.id, collections.c.purpose, collections.c.due_at).where(
+            collections.c.id.in_(ids)
+        )
+    ).all()
+    copy_to_separated(
+        connection, list(rows), keys=engine.keys, policy=engine.policy.policy, now=engine.clock()
+    )
+
+
 def test_separation_interrupted_between_the_two_stores_is_finished(
     engine: Engine, database: Database, keys: LocalKeyProvider, clock: FakeClock
 ) -> None:
@@ -120,7 +133,7 @@ def test_separation_interrupted_between_the_two_stores_is_finished(
     ids = seed(database.engine, keys, count=3, due=clock.now, purpose="complaints")
     with database.engine.begin() as connection:
         # What a sweep killed after its first transaction leaves behind.
-        copy_to_separated(connection, ids)
+        _copy(engine, connection, ids)
     report = engine.sweep()
     assert report.separated == 3
     with database.engine.connect() as connection:
@@ -135,7 +148,7 @@ def test_separated_leftovers_of_destroyed_collections_are_purged(
     """It deletes separated rows of a collection already destroyed (a commit torn on SQLite)."""
     [collection_id] = seed(database.engine, keys, count=1, due=clock.now, purpose="complaints")
     with database.engine.begin() as connection:
-        copy_to_separated(connection, [collection_id])
+        _copy(engine, connection, [collection_id])
         # A WAL commit over two files that reached the main file only: destroyed
         # there, while the separated file still holds the copy.
         connection.execute(delete(data_keys).where(data_keys.c.collection_id == collection_id))
@@ -155,7 +168,7 @@ def test_destroying_a_collection_deletes_a_stale_separated_copy(
     """It deletes a copy left in the separated store of live data it destroys, at once."""
     [collection_id] = seed(database.engine, keys, count=1, due=clock.now, purpose="complaints")
     with database.engine.begin() as connection:
-        copy_to_separated(connection, [collection_id])  # a sweep stopped after its copy
+        _copy(engine, connection, [collection_id])  # a sweep stopped after its copy
     engine.destroy(collection_id, actor=SYSTEM)
     with database.engine.connect() as connection:
         left = connection.execute(select(func.count()).select_from(separated_keys)).scalar_one()
@@ -166,6 +179,8 @@ def test_destroying_a_collection_deletes_a_stale_separated_copy(
 DYING_CHILD = """
 import os, signal, sys
 from datetime import datetime
+from pathlib import Path
+from tests.conftest import open_keys
 from haechi.policy import demo_policy_text, parse_policy
 from haechi.retention import Sweeper
 from haechi.storage.database import create_db_engine
@@ -176,7 +191,10 @@ def die_at(step, ids):
 
 database = create_db_engine(sys.argv[1])
 policy = parse_policy(demo_policy_text()).policy
-Sweeper(database, policy=policy, between=die_at).run(now=datetime.fromisoformat(sys.argv[2]))
+keys = open_keys(Path(sys.argv[4]))
+Sweeper(database, policy=policy, keys=keys, between=die_at).run(
+    now=datetime.fromisoformat(sys.argv[2])
+)
 """
 
 
@@ -190,15 +208,21 @@ def _separated_copy(database: Database) -> tuple[int, int]:
 
 @pytest.mark.parametrize("step", ["copied", "certified"])
 def test_kill_9_inside_a_separated_step_loses_nothing_and_certifies_nothing_early(
-    engine: Engine, database: Database, keys: LocalKeyProvider, clock: FakeClock, step: str
+    engine: Engine,
+    database: Database,
+    keys: LocalKeyProvider,
+    clock: FakeClock,
+    step: str,
+    tmp_path: Path,
 ) -> None:
     """It leaves the data whole (main or separated) and no certificate; a rerun finishes."""
+    tmp = str(tmp_path)
     [collection_id] = seed(database.engine, keys, count=1, due=clock.now, purpose="complaints")
     if step == "certified":
         assert engine.sweep().separated == 1
         clock.advance(days=4 * 366)  # the three-year hold has ended
     child = subprocess.run(
-        [sys.executable, "-c", DYING_CHILD, database.url, clock.now.isoformat(), step],
+        [sys.executable, "-c", DYING_CHILD, database.url, clock.now.isoformat(), step, tmp],
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         timeout=60,
         check=False,

@@ -142,7 +142,9 @@ def test_a_sweep_dying_between_certificate_and_separated_delete_leaves_both_inta
         if step == "certified":
             raise Crash(step)
 
-    dying = Sweeper(database.engine, policy=engine.policy.policy, between=die_after_certifying)
+    dying = Sweeper(
+        database.engine, policy=engine.policy.policy, keys=engine.keys, between=die_after_certifying
+    )
     with pytest.raises(Crash):
         dying.run(now=clock.now)
     assert state_of(database, collection_id) == "separated"

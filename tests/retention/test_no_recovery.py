@@ -57,15 +57,20 @@ def test_destroyed_collections_leave_nothing_in_files_or_dumps(
     held = seed(database.engine, keys, count=5, due=due, purpose="complaints")
     kept = seed(database.engine, keys, count=5, due=clock.now + timedelta(days=30))
     doomed_secrets = secrets_of(database, doomed)
-    held_secrets = secrets_of(database, held)
+    held_in_main = secrets_of(database, held)
     kept_secrets = secrets_of(database, kept)
 
     report = engine.sweep()
     assert (report.destroyed, report.separated) == (20, 5)
+    held_secrets = secrets_of(database, held, separated=True)
     raw = raw_bytes(database)
     # The check can see: what is still kept is there, sealed, in both stores.
     assert all(present(blob, raw) for blob in kept_secrets)
     assert all(present(blob, raw) for blob in held_secrets)
+    # The ciphertexts moved as they were; the data keys were wrapped again under the
+    # separated store's own key hierarchy, and the main store's wrapping is gone.
+    assert set(held_in_main[len(held) :]) <= set(held_secrets)
+    assert not any(present(blob, raw) for blob in held_in_main[: len(held)])
     assert not any(present(blob, raw) for blob in doomed_secrets)
     if database.backend == "sqlite":
         assert database.path is not None
@@ -76,7 +81,9 @@ def test_destroyed_collections_leave_nothing_in_files_or_dumps(
     engine.sweep()
     raw = raw_bytes(database)
     leftovers = [
-        blob for blob in doomed_secrets + held_secrets + kept_secrets if present(blob, raw)
+        blob
+        for blob in doomed_secrets + held_in_main + held_secrets + kept_secrets
+        if present(blob, raw)
     ]
     assert leftovers == []
 
@@ -86,8 +93,8 @@ def test_copy_taken_before_destruction_cannot_be_opened_by_the_installation(
 ) -> None:
     """It cannot open ciphertexts copied before destruction: their key is gone.
 
-    A full backup also holds the wrapped key, sealed under the master key; see
-    docs/benchmarks.md (Sweep) and the README on what that means for backups.
+    A full backup also holds the wrapped key: docs/keys.md and
+    tests/retention/test_key_epochs.py show how the key job makes that copy unreadable.
     """
     [collection_id] = seed(database.engine, keys, count=1, due=clock.now - timedelta(days=1))
     with database.engine.connect() as connection:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
@@ -41,13 +42,13 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # each message's bytes as the server took them
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        message = message_from_bytes(
-            envelope.content,  # type: ignore[attr-defined]
-            policy=email_policy.default,
-        )
+        content: bytes = envelope.content  # type: ignore[attr-defined]
+        message = message_from_bytes(content, policy=email_policy.default)
         assert isinstance(message, EmailMessage)
+        self.raw.append(content)
         self.messages.append(message)
         return "250 OK"
 
@@ -55,16 +56,23 @@ class Inbox:
         return [message for message in self.messages if message["To"] == address]
 
 
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
+@contextmanager
+def smtp_server(port: int) -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) on ``port`` for the block, and what it received."""
     handler = Inbox()
-    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield handler, port
+        yield handler
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    port = free_port()
+    with smtp_server(port) as handler:
+        yield handler, port
 
 
 @pytest.fixture

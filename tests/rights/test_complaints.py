@@ -7,12 +7,16 @@ import logging
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from haechi import Actor, ConsentEvidence, Engine
 from haechi.engine import SYSTEM
 from haechi.errors import AccessDenied, Conflict, ConsentRequired, IntegrityFailure, InvalidInput
+from haechi.mail.complaints import ResultQueue
+from haechi.mail.outbox import deliver_due, pending
+from haechi.mail.recorded import ON_SENT
 from haechi.storage.complaints_tables import complaint_keys, complaint_messages
+from haechi.storage.mail_tables import mail_outbox
 from haechi.storage.tables import audit_events, collections, consents
 from tests.conftest import PERSON, Database, FakeClock, raw_storage
 
@@ -298,7 +302,7 @@ def test_the_status_token_follows_one_complaint(engine: Engine) -> None:
     assert engine.complaint_status("no-such-id", token=intake.status_token) is None
 
 
-class Outbox:
+class Mailer:
     """A mail sender that fails until told otherwise, then keeps what it sends."""
 
     def __init__(self) -> None:
@@ -311,30 +315,87 @@ class Outbox:
         self.sent.append(message)
 
 
-def test_an_undelivered_result_is_recorded_and_mailed_again(
-    engine: Engine, database: Database
-) -> None:
-    """It keeps the close when the mail fails, logs the failure, and mails it later."""
-    complaint_id = assigned(engine)
-    engine.verify_complaint_contact(complaint_id, method="phone", actor=handler())
-    outbox = Outbox()
-    with pytest.raises(Conflict) as failed:
-        engine.close_complaint(complaint_id, result=RESULT, actor=handler(), sender=outbox)
-    assert failed.value.code == "MAIL_FAILED"
-    info, _ = engine.complaint(complaint_id, actor=OFFICER)
-    assert (info.state.value, info.delivery) == ("closed", None)
-    outbox.down = False
-    delivered = engine.deliver_complaint_result(complaint_id, actor=handler(), sender=outbox)
-    assert delivered.delivery == "mail"
-    [message] = outbox.sent
-    assert message["To"] == PERSON["email"]
-    with pytest.raises(Conflict) as again:
-        engine.deliver_complaint_result(complaint_id, actor=handler(), sender=outbox)
-    assert again.value.code == "NOT_PENDING"
+def _mail_events(database: Database) -> list[str | None]:
     with database.engine.connect() as connection:
-        codes = list(
+        return list(
             connection.execute(
                 select(audit_events.c.code).where(audit_events.c.action == "complaint_mail")
             ).scalars()
         )
-    assert codes == ["MAIL_FAILED", None]
+
+
+def test_an_undelivered_result_waits_in_the_outbox_and_counts_once_sent(
+    engine: Engine, database: Database, clock: FakeClock
+) -> None:
+    """It closes with the result queued when mail fails, and records it delivered once sent.
+
+    Before, the result was mailed after the close committed and a failed mail raised
+    MAIL_FAILED, leaving nothing to send it but a person pressing "deliver again".
+    """
+    complaint_id = assigned(engine)
+    engine.verify_complaint_contact(complaint_id, method="phone", actor=handler())
+    mailer = Mailer()
+    queue = ResultQueue(engine)
+    info = engine.close_complaint(complaint_id, result=RESULT, actor=handler(), queue=queue)
+    assert (info.state.value, info.delivery, info.delivered_at) == ("closed", "mail", None)
+    with database.engine.connect() as connection:
+        # The address the result goes to was read as an audited use, by the handler.
+        read = connection.execute(
+            select(audit_events.c.actor, audit_events.c.outcome).where(
+                audit_events.c.action == "view",
+                audit_events.c.reason == f"complaint {complaint_id}",
+            )
+        ).all()
+    assert [(row.actor, row.outcome) for row in read] == [(handler().name, "allowed")]
+    assert queue.send(mailer) is False
+    assert engine.complaint(complaint_id, actor=OFFICER)[0].delivered_at is None
+    assert pending(engine) == 1
+    with pytest.raises(Conflict) as queued:
+        engine.deliver_complaint_result(complaint_id, actor=handler(), queue=ResultQueue(engine))
+    assert queued.value.code == "ALREADY_QUEUED"
+    assert _mail_events(database) == []
+
+    mailer.down = False
+    clock.advance(minutes=1)
+    assert deliver_due(engine, mailer, on_sent=ON_SENT).sent == 1
+    [message] = mailer.sent
+    assert message["To"] == PERSON["email"]
+    assert RESULT in message.get_content()
+    assert engine.complaint(complaint_id, actor=OFFICER)[0].delivered_at is not None
+    with pytest.raises(Conflict) as again:
+        engine.deliver_complaint_result(complaint_id, actor=handler(), queue=ResultQueue(engine))
+    assert again.value.code == "NOT_PENDING"
+    assert _mail_events(database) == [None]
+
+
+def test_deliver_again_queues_a_result_that_waits_nowhere(
+    engine: Engine, database: Database, clock: FakeClock
+) -> None:
+    """It queues the result anew when none waits unsent, e.g. sent before a crash unrecorded."""
+    complaint_id = assigned(engine)
+    engine.verify_complaint_contact(complaint_id, method="phone", actor=handler())
+    engine.close_complaint(complaint_id, result=RESULT, actor=handler(), queue=ResultQueue(engine))
+    # A server stopped between the SMTP server's acceptance and the record of it.
+    with database.engine.begin() as connection:
+        connection.execute(
+            update(mail_outbox).values(sent_at=clock.now, sealed=None, wrapped_key=None)
+        )
+    mailer = Mailer()
+    mailer.down = False
+    queue = ResultQueue(engine)
+    engine.deliver_complaint_result(complaint_id, actor=handler(), queue=queue)
+    assert queue.send(mailer) is True
+    [message] = mailer.sent
+    assert RESULT in message.get_content()
+    assert engine.complaint(complaint_id, actor=OFFICER)[0].delivered_at is not None
+
+
+def test_mail_without_a_mail_server_is_refused_before_closing(engine: Engine) -> None:
+    """It refuses a mailed result when no mail server is set, and the complaint stays open."""
+    complaint_id = assigned(engine)
+    engine.verify_complaint_contact(complaint_id, method="phone", actor=handler())
+    with pytest.raises(Conflict) as refused:
+        engine.close_complaint(complaint_id, result=RESULT, actor=handler())
+    assert refused.value.code == "MAIL_DISABLED"
+    assert engine.complaint(complaint_id, actor=OFFICER)[0].state.value == "assigned"
+    assert pending(engine) == 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import func, select
 
-from haechi import ConsentEvidence, Engine
+from haechi import Actor, ConsentEvidence, Engine
 from haechi.engine import SYSTEM
 from haechi.errors import (
     AccessDenied,
@@ -311,3 +314,45 @@ def test_held_data_is_not_replaced_until_the_hold_is_released(
         purpose="service", items={**person, "title": "과장"}, consent=YES, actor=SYSTEM
     )
     assert again.collection_id == first.collection_id
+
+
+def test_collections_from_many_threads_at_once_are_each_stored_whole(
+    engine: Engine, person: dict[str, str]
+) -> None:
+    """It stores every one of concurrent collections, re-collections included, with its event.
+
+    Eight threads share the engine (as a server's request threads do): four people are
+    collected for two purposes, each by two threads at once, and then again.
+    """
+    people = [{**person, "email": f"person{n}@example.kr"} for n in range(4)]
+    calls = [(p, purpose) for p in people for purpose in ("service", "marketing")] * 2
+    gate = threading.Barrier(8)
+
+    def collect(call: tuple[dict[str, str], str]) -> tuple[str, str]:
+        gate.wait(timeout=30)
+        values, purpose = call
+        result = engine.collect(purpose=purpose, items=values, consent=YES, actor=SYSTEM)
+        return result.subject_id, result.collection_id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(collect, calls))
+    by_person: dict[str, set[str]] = {}
+    for (values, _), (subject_id, _) in zip(calls, results, strict=True):
+        by_person.setdefault(values["email"], set()).add(subject_id)
+    assert all(len(subject_ids) == 1 for subject_ids in by_person.values())
+    assert len({subject for ids in by_person.values() for subject in ids}) == 4
+    assert len({collection_id for _, collection_id in results}) == 8
+    assert count(engine, collections) == 8
+    assert count(engine, items) == 8 * 6
+    with engine.transaction() as connection:
+        events = connection.execute(
+            select(func.count()).where(audit_events.c.action == "collect")
+        ).scalar_one()
+    assert events == len(calls)
+    reader = Actor(name="crm", kind="token", purposes=frozenset({"service", "marketing"}))
+    for values, purpose in calls[:8]:
+        [subject_id] = by_person[values["email"]]
+        assert (
+            engine.use(actor=reader, subject_id=subject_id, purpose=purpose)["email"]
+            == (values["email"])
+        )

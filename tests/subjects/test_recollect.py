@@ -7,12 +7,14 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, select, text, update
 
 from haechi import Actor, ConsentEvidence, Engine
 from haechi.crypto.envelope import TamperedCiphertext
+from haechi.crypto.epochs import Store
 from haechi.engine import SYSTEM
 from haechi.retention.destruction import lock_target, shred
+from haechi.storage.keyring import open_data_key
 from haechi.storage.tables import collections, data_keys, items
 from tests.conftest import Database, FakeClock
 
@@ -45,8 +47,16 @@ def test_a_recollection_seals_under_a_fresh_key(
     assert second.collection_id == first.collection_id
     [new_key] = _rows(engine, data_keys, first.collection_id)
     assert new_key["wrapped"] != old_key["wrapped"]
-    old_data_key = engine.keys.unwrap(old_key["wrapped"], context=first.collection_id.encode())
-    new_data_key = engine.keys.unwrap(new_key["wrapped"], context=first.collection_id.encode())
+    old_data_key, new_data_key = (
+        open_data_key(
+            engine.keys,
+            store=Store.MAIN,
+            key_id=row["key_id"],
+            wrapped=row["wrapped"],
+            collection_id=first.collection_id,
+        )
+        for row in (old_key, new_key)
+    )
     assert old_data_key != new_data_key
     with engine.transaction() as connection:
         version = connection.execute(
@@ -90,19 +100,24 @@ def test_an_old_key_and_its_ciphertexts_put_back_fail_as_tampered(
         engine.use(actor=SERVICE, subject_id=first.subject_id, purpose="service")
 
 
+def lock_waiters(probe: Connection) -> int:
+    """How many backends of the test database wait on a lock now (PostgreSQL)."""
+    waiting = probe.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+    ).scalar_one()
+    probe.rollback()
+    return int(waiting)
+
+
 def _wait_until_blocked(database: Database, application: str) -> None:
     """Return once a backend of ``application`` waits on a lock (bounded, no fixed sleep)."""
     deadline = time.monotonic() + 30
     with database.engine.connect() as probe:
         while time.monotonic() < deadline:
-            waiting = probe.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-            ).scalar_one()
-            probe.rollback()
-            if waiting:
+            if lock_waiters(probe):
                 return
     pytest.fail(f"{application} never waited for the row lock")
 

@@ -77,7 +77,7 @@ def active_account(connection: Connection, username: str) -> tuple[str, str]:
     """The id and role of ``username``; refuse an unknown or disabled account."""
     staff_id, role, disabled_at = account(connection, username)
     if disabled_at is not None:
-        raise Conflict(f"the account {username!r} is disabled", field="username")
+        raise Conflict("the account is disabled", field="username")
     return staff_id, role
 
 
@@ -228,7 +228,7 @@ def grant_purposes(
     staff_id, role = active_account(connection, username)
     if role != Role.HANDLER:
         raise Conflict(
-            f"only handlers hold purpose grants ({username!r} is {role})", field="purposes"
+            f"only handlers hold purpose grants (the account is {role})", field="purposes"
         )
     held = held_purposes(connection, staff_id)
     new = [purpose for purpose in wanted if purpose not in held]
@@ -256,7 +256,7 @@ def revoke_purposes(
     if missing:
         # The purposes asked for are the caller's text: counted, not repeated.
         raise NotFound(
-            f"{username!r} holds no grant for {len(missing)} of the purposes named",
+            f"the account holds no grant for {len(missing)} of the purposes named",
             field="purposes",
         )
     change_grants(connection, "revoke", staff_id, username, wanted, by=by, reason=reason, now=now)

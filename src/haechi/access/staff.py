@@ -112,7 +112,7 @@ def create_staff(
     if wanted and role is not Role.HANDLER:
         raise InvalidInput("only handlers hold purpose grants", field="purposes")
     if staff_row(connection, username) is not None:
-        raise Conflict(f"a staff account named {username!r} exists", field="username")
+        raise Conflict("a staff account of that name exists", field="username")
     password = one_time_password()
     secret = new_totp_secret()
     staff_id = str(uuid.uuid4())
@@ -133,7 +133,7 @@ def create_staff(
                 )
             )
     except IntegrityError:
-        raise Conflict(f"a staff account named {username!r} exists", field="username") from None
+        raise Conflict("a staff account of that name exists", field="username") from None
     record_change(
         connection,
         staff_id=staff_id,
@@ -185,7 +185,7 @@ def set_role(
     reason = required_reason(reason)
     staff_id, current = active_account(connection, username)
     if current == role:
-        raise Conflict(f"{username!r} already has the role {role.value}", field="role")
+        raise Conflict(f"the account already has the role {role.value}", field="role")
     if current == Role.PRIVACY_OFFICER and not _officers_left(connection, besides=staff_id):
         raise Conflict("the last privacy officer keeps the role", field="role")
     _revoke_all(connection, staff_id, username, by=by, reason=reason, now=now)
@@ -247,7 +247,7 @@ def unlock_staff(
         select(staff.c.locked_at).where(staff.c.id == staff_id)
     ).scalar_one()
     if locked is None:
-        raise Conflict(f"the account {username!r} is not locked", field="username")
+        raise Conflict("the account is not locked", field="username")
     connection.execute(
         update(staff).where(staff.c.id == staff_id).values(locked_at=None, failed_logins=0)
     )

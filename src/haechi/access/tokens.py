@@ -13,16 +13,20 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.engine import Dialect
 
 from haechi.access.decision import Actor
 from haechi.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from haechi.storage.prepared import PreparedStatement
 from haechi.storage.tables import api_tokens
 
 __all__ = [
     "TOKEN_PREFIX",
     "TokenInfo",
+    "TokenReader",
     "authenticate",
     "create_token",
     "list_tokens",
@@ -75,7 +79,7 @@ def create_token(
         )
     taken = connection.execute(select(api_tokens.c.id).where(api_tokens.c.name == name)).first()
     if taken is not None:
-        raise Conflict(f"a token named {name!r} already exists", field="name")
+        raise Conflict("a token of that name already exists", field="name")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     info = TokenInfo(
         id=str(uuid.uuid4()),
@@ -98,21 +102,39 @@ def create_token(
     return info, secret
 
 
-def authenticate(connection: Connection, secret: str) -> Actor:
-    """The actor a bearer secret stands for; refuse unknown or revoked tokens."""
-    row = connection.execute(
-        select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.purposes).where(
-            api_tokens.c.token_hash == secret_digest(secret), api_tokens.c.revoked_at.is_(None)
-        )
-    ).first()
+_ACTIVE = select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.purposes).where(
+    api_tokens.c.token_hash == bindparam("digest"), api_tokens.c.revoked_at.is_(None)
+)
+
+
+def _actor(row: Any) -> Actor:
     if row is None:
         raise PermissionDenied("unknown or revoked API token", code="INVALID_TOKEN")
+    token_id, name, purposes = row
     return Actor(
-        name=f"token:{row.name}",
-        kind="token",
-        purposes=frozenset(json.loads(row.purposes)),
-        id=row.id,
+        name=f"token:{name}", kind="token", purposes=frozenset(json.loads(purposes)), id=token_id
     )
+
+
+def authenticate(connection: Connection, secret: str) -> Actor:
+    """The actor a bearer secret stands for; refuse unknown or revoked tokens."""
+    return _actor(connection.execute(_ACTIVE, {"digest": secret_digest(secret)}).first())
+
+
+class TokenReader:
+    """:func:`authenticate` for every request: one indexed read, prepared once per dialect.
+
+    Nothing is cached between calls, so a token revoked by any server is refused on
+    its very next call.
+    """
+
+    def __init__(self, dialect: Dialect):
+        self._active = PreparedStatement(_ACTIVE, dialect)
+
+    def authenticate(self, cursor: Any, secret: str) -> Actor:
+        """The actor behind ``secret``, read on a DBAPI cursor."""
+        rows = self._active.fetch(cursor, {"digest": secret_digest(secret)})
+        return _actor(rows[0] if rows else None)
 
 
 def list_tokens(connection: Connection) -> list[TokenInfo]:
@@ -139,4 +161,4 @@ def revoke_token(connection: Connection, *, name: str, now: datetime) -> None:
         .values(revoked_at=now)
     )
     if result.rowcount == 0:
-        raise NotFound(f"no active token named {name!r}", field="name")
+        raise NotFound("no active token of that name", field="name")

@@ -8,16 +8,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from haechi.api.docs import install_docs
 from haechi.api.errors import install_error_handlers
+from haechi.api.hot import HotRoutes
 from haechi.api.middleware import ClientAddress, RequestLimits
 from haechi.api.routers import (
     audit,
     auth,
     collections,
     complaints,
+    incidents,
+    optout,
     policy,
     public,
     requests,
@@ -29,7 +33,8 @@ from haechi.engine import Engine
 from haechi.jobs import BackgroundJobs
 from haechi.mail import Notifier, SmtpNotifier
 from haechi.mail.requests import ExportRenderer
-from haechi.web import public as public_pages
+from haechi.web import console
+from haechi.web.site import install_public_site
 
 __all__ = ["create_app"]
 
@@ -46,12 +51,14 @@ def create_app(
     jobs: bool = False,
     notifier: Notifier | None = None,
     export_renderer: ExportRenderer | None = None,
+    hot_routes: bool = True,
 ) -> FastAPI:
     """The application; opens an engine from ``settings`` unless one is given.
 
     With ``jobs`` the server also runs the background jobs (sealing the log…).
     ``notifier`` mails people about their requests (SMTP from the settings by default);
     ``export_renderer`` adds the readable page to an access request's answer.
+    ``hot_routes=False`` leaves every request to FastAPI (the tests compare the two).
     """
     if settings is None:
         if engine is None:
@@ -61,6 +68,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Request threads never outnumber pooled connections (config.ServerSettings.threads).
+        to_thread.current_default_thread_limiter().total_tokens = opened_from.server.threads
         owned = engine is None
         app.state.engine = engine if engine is not None else Engine.open(opened_from)
         background = BackgroundJobs.for_engine(app.state.engine) if jobs else None
@@ -91,7 +100,10 @@ def create_app(
     app.state.export_renderer = export_renderer
 
     server = settings.server
-    # The last added runs first: limits, then the client address, then routing.
+    # The last added runs first: limits, then the client address, then the plain form
+    # of the two hottest calls (haechi.api.hot), then FastAPI's routing.
+    if hot_routes:
+        app.add_middleware(HotRoutes, application=app)
     app.add_middleware(ClientAddress, trusted_proxies=server.trusted_proxies)
     app.add_middleware(
         RequestLimits,
@@ -99,9 +111,22 @@ def create_app(
         body_timeout_seconds=server.body_timeout_seconds,
     )
 
-    areas = (collections, subjects, audit, auth, staff, policy, public, requests, complaints)
-    for area in (*areas, public_pages):
+    areas = (
+        collections,
+        subjects,
+        audit,
+        auth,
+        staff,
+        policy,
+        public,
+        requests,
+        complaints,
+        incidents,
+    )
+    for area in (*areas, optout, console):
         app.include_router(area.router)
     app.add_api_route("/api/v1/health", health, methods=["GET"], include_in_schema=False)
     install_docs(app)
+    # After the docs: their /static/swagger mount is matched first.
+    install_public_site(app)
     return app

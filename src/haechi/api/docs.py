@@ -13,6 +13,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from haechi.api.links import install_links
+
 __all__ = ["SWAGGER_UI_VERSION", "install_docs"]
 
 SWAGGER_UI_VERSION = "5.35.0"
@@ -20,7 +22,8 @@ _ASSETS = "/static/swagger"
 
 
 def install_docs(app: FastAPI) -> None:
-    """Serve ``/docs`` and its assets; the application is made with ``docs_url=None``."""
+    """Serve ``/docs`` and its assets (made with ``docs_url=None``), and declare the links."""
+    install_links(app)
     directory = files("haechi.api") / "static" / "swagger"
     app.mount(_ASSETS, StaticFiles(directory=str(directory)), name="swagger")
 

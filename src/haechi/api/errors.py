@@ -9,6 +9,7 @@ name the client chose (an undeclared item, an unknown key) is named ``<undeclare
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Collection, Iterable
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haechi.errors import (
@@ -31,9 +34,11 @@ from haechi.errors import (
     Problem,
 )
 from haechi.rights.codes import RateLimited
+from haechi.storage.space import out_of_space
 
 __all__ = [
     "MAX_PROBLEMS",
+    "RETRY_AFTER_SECONDS",
     "STATUS_OF",
     "UNDECLARED",
     "error_body",
@@ -42,6 +47,8 @@ __all__ = [
 ]
 
 MAX_PROBLEMS = 10
+#: what a 429 asks the client to wait: the caps count within an hour
+RETRY_AFTER_SECONDS = "3600"
 UNDECLARED = "<undeclared>"
 
 # Most specific first: the first matching base decides the status.
@@ -112,13 +119,20 @@ def declared_items(request: Request) -> frozenset[str]:
     return frozenset(engine.policy.policy.items)
 
 
+# Fields that map names the client chose to values: the policy's items (a declared
+# item name may be echoed), and a representative's details (no name is echoed).
+_KEYED_BY_ITEM = frozenset({"items", "corrections"})
+_KEYED_BY_CLIENT = frozenset({"representative"})
+
+
 def safe_field(field: str, items: Collection[str]) -> str:
-    """``field`` with any client-chosen item name replaced by ``<undeclared>``."""
+    """``field`` with any client-chosen key replaced by ``<undeclared>``."""
     head, _, rest = field.partition(".")
-    if head != "items" or not rest:
+    if head not in _KEYED_BY_ITEM | _KEYED_BY_CLIENT or not rest:
         return field
     name, dot, tail = rest.partition(".")
-    return f"items.{name if name in items else UNDECLARED}{dot}{tail}"
+    known = head in _KEYED_BY_ITEM and name in items
+    return f"{head}.{name if known else UNDECLARED}{dot}{tail}"
 
 
 _UNDECLARED_MESSAGE = "an item the policy does not declare (its name is not repeated)"
@@ -133,9 +147,11 @@ def _safe_problem(fault: Problem, items: Collection[str]) -> Problem:
 
 def _field_of(error: dict[str, Any], items: Collection[str]) -> str:
     location = tuple(error.get("loc", ()))
-    parts = [
-        str(part) for part in location if part not in ("body", "query", "path", "header", "[key]")
-    ]
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    if "[key]" in parts:
+        # A refused key of a mapping is the client's text: never echoed.
+        at = parts.index("[key]")
+        parts[at - 1 : at + 1] = [UNDECLARED] if at else []
     if parts and error.get("type") == "extra_forbidden":
         # An unknown key is the client's text: never echoed.
         parts[-1] = UNDECLARED
@@ -151,6 +167,9 @@ async def _haechi_error(request: Request, exc: Exception) -> JSONResponse:
         _log.error("integrity failure: %s", exc.code)
     detail = {"audit_event_id": exc.audit_event_id} if isinstance(exc, AccessDenied) else None
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429:
+        # The caps count within a sliding hour: by then the oldest counted call has left it.
+        headers = {"Retry-After": RETRY_AFTER_SECONDS}
     items = declared_items(request)
     problems = [_safe_problem(fault, items) for fault in exc.faults]
     field = safe_field(exc.field, items) if exc.field is not None else None
@@ -214,6 +233,56 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_STORAGE_FULL_MESSAGE = "the database has no space left; nothing was stored"
+
+
+def _storage_full() -> JSONResponse:
+    return JSONResponse(error_body(_STORAGE_FULL_MESSAGE, "STORAGE_FULL"), status_code=507)
+
+
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """The database is down, unreachable, locked past its timeout, or out of space.
+
+    Nothing of the request was committed (its transaction rolled back): the client may
+    send it again. The driver's text may quote values: the log has its class only.
+    """
+    name = type(getattr(exc, "orig", None) or exc).__name__
+    if out_of_space(exc):
+        _log.error("database has no space left: %s", name)
+        return _storage_full()
+    _log.error("database unavailable: %s", name)
+    return JSONResponse(
+        error_body("the database is unavailable; nothing was stored", "DATABASE_UNAVAILABLE"),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any other driver error: 507 if it says the storage is full, else an internal error.
+
+    PostgreSQL reports a quota or a file size limit met while extending a table as an
+    internal error (XX000), not as ``disk_full``; ``out_of_space`` tells them apart.
+    """
+    if out_of_space(exc):
+        _log.error("database has no space left: %s", type(getattr(exc, "orig", None)).__name__)
+        return _storage_full()
+    return await _unexpected(request, exc)
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    """A file Haechi writes itself (an epoch key…) found no space: 507, as for the database.
+
+    Any other failure of the operating system is an internal error. The request's
+    transaction rolled back.
+    """
+    assert isinstance(exc, OSError)
+    if out_of_space(exc):
+        _log.error("no space left for a file: %s", errno.errorcode.get(exc.errno or 0, "?"))
+        return _storage_full()
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(_request: Request, _exc: Exception) -> JSONResponse:
     # Never a traceback to the client; the server log has the exception type only.
     return JSONResponse(error_body("internal error", "INTERNAL"), status_code=500)
@@ -224,4 +293,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HaechiError, _haechi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in (OperationalError, DisconnectionError, PoolTimeout):
+        app.add_exception_handler(unavailable, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected)

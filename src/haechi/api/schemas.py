@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from haechi.subjects.models import ConsentEvidence
+
 MAX_ITEMS = 64  # items in one collection, and item= parameters in one read
 MAX_PURPOSES = 64  # purposes in one grant or revocation
 MAX_NAME = 63  # item and purpose names (the policy's own limit)
@@ -68,6 +70,15 @@ class ConsentIn(_Body):
         pattern=r"^[0-9a-f]{64}$",
         description="SHA-256 (hex) of the consent text shown to the subject.",
     )
+
+    def evidence(self, source_ip: str | None) -> ConsentEvidence:
+        """The engine's consent evidence: this, given from ``source_ip``."""
+        return ConsentEvidence(
+            granted=self.granted,
+            method=self.method,
+            text_hash=self.text_hash,
+            source_ip=source_ip,
+        )
 
 
 class CollectionCreate(_Body):

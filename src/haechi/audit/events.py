@@ -36,6 +36,7 @@ __all__ = [
     "MAX_REASON",
     "UNDECLARED",
     "AuditEvent",
+    "EventFilter",
     "declared_names",
     "event_values",
     "list_events",
@@ -166,13 +167,48 @@ def prepared_insert(dialect: Dialect) -> PreparedStatement:
     return PreparedStatement(statement, dialect)
 
 
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events to list: every field narrows (None: any), ``before`` pages back by id."""
+
+    actor: str | None = None
+    purpose: str | None = None
+    subject_id: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None
+
+
 def list_events(
-    connection: Connection, *, subject_id: str | None = None, limit: int = 100
+    connection: Connection,
+    *,
+    subject_id: str | None = None,
+    limit: int = 100,
+    where: EventFilter | None = None,
 ) -> list[AuditEvent]:
-    """The newest events, optionally for one subject."""
+    """The newest events, optionally for one subject or as ``where`` narrows them."""
     query = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
     if subject_id is not None:
         query = query.where(audit_events.c.subject_id == subject_id)
+    if where is not None:
+        conditions = [
+            column == value
+            for column, value in (
+                (audit_events.c.actor, where.actor),
+                (audit_events.c.purpose, where.purpose),
+                (audit_events.c.subject_id, where.subject_id),
+                (audit_events.c.outcome, where.outcome),
+            )
+            if value is not None
+        ]
+        if where.since is not None:
+            conditions.append(audit_events.c.occurred_at >= where.since)
+        if where.until is not None:
+            conditions.append(audit_events.c.occurred_at < where.until)
+        if where.before is not None:
+            conditions.append(audit_events.c.id < where.before)
+        query = query.where(*conditions)
     return [
         AuditEvent(
             id=row.id,

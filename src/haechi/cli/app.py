@@ -34,6 +34,9 @@ from haechi.cli.common import (
     require_initialised,
 )
 from haechi.cli.complaints import complaints_app
+from haechi.cli.incidents import incidents_app
+from haechi.cli.keys import keys_app
+from haechi.cli.optout import optout_app
 from haechi.cli.report import report_app
 from haechi.cli.requests import requests_app
 from haechi.cli.retention import destruction_app, sweep
@@ -47,6 +50,7 @@ from haechi.errors import ConfigurationError, HaechiError, PolicyInvalid
 from haechi.policy import check_policy_text, demo_policy_text
 from haechi.storage.database import create_db_engine
 from haechi.storage.migrate import upgrade
+from haechi.storage.space import out_of_space
 
 __all__ = ["FIRST_RUN_SECRETS", "app", "main"]
 
@@ -69,9 +73,12 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(staff_app, name="staff")
 app.command("sweep")(sweep)
 app.add_typer(destruction_app, name="destruction")
+app.add_typer(keys_app, name="keys")
 app.add_typer(requests_app, name="requests")
 app.add_typer(complaints_app, name="complaints")
+app.add_typer(optout_app, name="optout")
 app.add_typer(report_app, name="report")
+app.add_typer(incidents_app, name="incidents")
 staff_app.add_typer(training_app, name="training")
 
 out = Console()
@@ -98,7 +105,13 @@ def initialise(settings: Settings, *, database: str | None) -> Path:
     file_settings.setdefault("server", {"host": "127.0.0.1", "port": 8000})
     policy_path = data_dir / "policy.toml"
     if not policy_path.exists():
-        policy_path.write_text(demo_policy_text(), encoding="utf-8")
+        # Whole or not at all: a policy cut short by a full disk would stop the next run.
+        partial = data_dir / f".policy.toml.{os.getpid()}.tmp"
+        try:
+            partial.write_text(demo_policy_text(), encoding="utf-8")
+            os.replace(partial, policy_path)
+        finally:
+            partial.unlink(missing_ok=True)
     key_path = data_dir / "master.key"
     if not key_path.exists():
         create_master_key_file(key_path)
@@ -109,12 +122,23 @@ def initialise(settings: Settings, *, database: str | None) -> Path:
     with _private_file(data_dir / SETTINGS_FILE) as handle:
         handle.write(b"# Haechi settings; HAECHI__SECTION__FIELD variables override them.\n")
         tomli_w.dump(file_settings, handle)
-    settings = Settings.load(data_dir)
+    try:
+        credentials = _first_officer(Settings.load(data_dir))
+        _write_first_run_secrets(secrets_path, credentials)
+    except BaseException:
+        # Not initialised (a full disk, the database down): the next run starts again
+        # over the files already written, instead of refusing an initialised directory.
+        (data_dir / SETTINGS_FILE).unlink(missing_ok=True)
+        raise
+    return secrets_path
+
+
+def _first_officer(settings: Settings) -> NewCredentials:
     database_engine = create_db_engine(settings.database_url)
     upgrade(database_engine)
     engine = Engine.open(settings)
     try:
-        credentials = engine.add_staff(
+        return engine.add_staff(
             username="officer",
             role=Role.PRIVACY_OFFICER,
             reason="first privacy officer (haechi init)",
@@ -123,16 +147,18 @@ def initialise(settings: Settings, *, database: str | None) -> Path:
     finally:
         engine.close()
         database_engine.dispose()
-    _write_first_run_secrets(secrets_path, credentials)
-    return secrets_path
 
 
 @contextmanager
 def _private_file(path: Path) -> Iterator[BinaryIO]:
     """A new file only its owner can read (mode 0600 from creation); never overwrites."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        yield handle
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+    except BaseException:
+        path.unlink(missing_ok=True)  # cut short (a full disk): not left half-written
+        raise
 
 
 def _write_first_run_secrets(path: Path, credentials: NewCredentials) -> None:
@@ -189,6 +215,10 @@ def migrate(data: DataOption = None, database: DatabaseOption = None) -> None:
     out.print("Database schema is current.")
 
 
+#: Connections the kernel queues before the server accepts them (uvicorn's own default).
+LISTEN_BACKLOG = 2048
+
+
 def _listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port``, or one line saying why not (a busy port…)."""
     if not 1 <= port <= 65535:
@@ -203,6 +233,10 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        # Listening from here on: a client that connects while the application starts
+        # waits in the backlog instead of being refused (uvicorn listens only after its
+        # startup, and the workers of --workers after theirs).
+        sock.listen(LISTEN_BACKLOG)
     except OSError as exc:
         sock.close()
         raise ConfigurationError(f"cannot listen on {host}:{port}: {_why(exc)}") from None
@@ -219,16 +253,19 @@ def serve(
     database: DatabaseOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes sharing the port (default server.workers, 1)."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs); initialises the data directory on first run."""
-    import uvicorn
-
-    from haechi.api import create_app
-    from haechi.api.logs import redact_server_logs
-    from haechi.web import export_renderer
+    from haechi.cli.serving import serve_on
 
     settings = load_settings(data, database)
     server = settings.server
+    count = server.workers if workers is None else workers
+    if not 1 <= count <= 64:
+        raise ConfigurationError(f"--workers must be between 1 and 64, not {count}")
     sock = _listening_socket(host or server.host, server.port if port is None else port)
     try:
         if not (settings.data_dir / SETTINGS_FILE).is_file():
@@ -236,21 +273,12 @@ def serve(
             out.print(f"Initialised [bold]{settings.data_dir}[/bold] with the demo policy.")
             _print_first_run(secrets_path)
             settings = load_settings(data, database)
-        engine = Engine.open(settings)
+        engine = Engine.open(settings, serving=True)
         bind_host, bind_port = sock.getsockname()[:2]
-        out.print(f"Serving on http://{bind_host}:{bind_port} (API docs at /docs)")
-        # The application resolves the client from server.trusted_proxies itself
-        # (haechi.api.middleware); uvicorn must never rewrite it from headers.
-        application = create_app(
-            engine=engine, jobs=True, export_renderer=export_renderer(lambda: engine.policy.policy)
-        )
-        config = uvicorn.Config(
-            application, log_level="info", proxy_headers=False, forwarded_allow_ips=[]
-        )
-        # After the Config, which sets uvicorn's logging up: no client text in its lines.
-        redact_server_logs(application)
+        processes = f", {count} worker processes" if count > 1 else ""
+        out.print(f"Serving on http://{bind_host}:{bind_port} (API docs at /docs{processes})")
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            serve_on(sock, engine, workers=count)
         finally:
             engine.close()
     finally:
@@ -353,7 +381,17 @@ def main() -> None:
     except typer.Abort:
         err.print("Aborted.")
         sys.exit(1)
-    except DBAPIError as exc:
+    except (DBAPIError, OSError) as exc:
+        if out_of_space(exc):
+            err.print(
+                "error: no space left for the database or the data directory; nothing "
+                "was stored: free space and run the command again",
+                markup=False,
+                soft_wrap=True,
+            )
+            sys.exit(2)
+        if isinstance(exc, OSError):
+            raise
         # The driver's text may quote the statement's values: its class only.
         err.print(
             f"error: the database failed ({type(exc.orig).__name__}): check that it is "

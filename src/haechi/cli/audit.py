@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from haechi.audit.signing import TreeHead
-from haechi.cli.common import DatabaseOption, DataOption, opened
+from haechi.cli.common import DatabaseOption, DataOption, log_jobs, opened
 from haechi.engine import Engine
 from haechi.errors import InvalidInput
+from haechi.jobs import SEALER, job_locks
 
 __all__ = ["alerts_app", "audit_app"]
 
@@ -56,12 +57,19 @@ def _follow(engine: Engine) -> int:
     sealed = 0
     interval = engine.settings.audit.seal_interval_seconds
     parent = os.getppid()
-    # A sealer whose server was killed outright must not live on, orphaned.
-    while not stop.wait(interval) and os.getppid() == parent:
-        try:
-            sealed += engine.seal_all()
-        except Exception as exc:
-            err.print(f"sealing failed: {type(exc).__name__}", markup=False)
+    # One sealer seals at a time across all servers; the others stand by to take over.
+    log_jobs()
+    locks = job_locks(engine.database, locks_url=engine.settings.database.locks_url)
+    try:
+        # A sealer whose server was killed outright must not live on, orphaned.
+        while not stop.wait(interval) and os.getppid() == parent:
+            try:
+                if locks.owns(SEALER):
+                    sealed += engine.seal_all()
+            except Exception as exc:
+                err.print(f"sealing failed: {type(exc).__name__}", markup=False)
+    finally:
+        locks.close()
     return sealed + engine.seal_all()
 
 

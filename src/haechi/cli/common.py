@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from haechi.config import SETTINGS_FILE, Settings
 from haechi.engine import Engine
@@ -19,9 +23,12 @@ __all__ = [
     "DataOption",
     "DatabaseOption",
     "load_settings",
+    "log_jobs",
     "open_engine",
     "opened",
+    "progress_bar",
     "require_initialised",
+    "stage_counter",
 ]
 
 DEFAULT_DATA = Path("haechi-data")
@@ -84,3 +91,56 @@ def opened(data: Path | None, database: str | None = None) -> Iterator[Engine]:
         yield engine
     finally:
         engine.close()
+
+
+def log_jobs() -> None:
+    """Send the ``haechi`` loggers (jobs taken, rounds failed) to stderr, one line each."""
+    logger = logging.getLogger("haechi")
+    if not any(getattr(handler, "_haechi", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        handler._haechi = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+@contextmanager
+def progress_bar(
+    console: Console, *, disable: bool = False
+) -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress bar on ``console``, a task per stage; yields ``progress(stage, n, of)``.
+
+    ``disable`` draws nothing (a command answering in JSON).
+    """
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True, disable=disable) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=max(total, done))
+
+        yield progress
+
+
+def stage_counter(
+    progress: Callable[[str, int, int], None], stage: str
+) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """``started(total)`` and ``advanced()`` for work that counts one at a time, on ``stage``."""
+    count = {"done": 0, "total": 0}
+
+    def started(total: int) -> None:
+        count["total"] = total
+        progress(stage, count["done"], total)
+
+    def advanced() -> None:
+        count["done"] += 1
+        progress(stage, count["done"], count["total"])
+
+    return started, advanced

@@ -22,7 +22,8 @@ from haechi.cli.staff import ByOption, operator
 from haechi.engine import Engine
 from haechi.errors import ConfigurationError
 from haechi.mail import SmtpNotifier
-from haechi.rights.complaints import ComplaintInfo, MessageSender
+from haechi.mail.complaints import ResultQueue
+from haechi.rights.complaints import ComplaintInfo
 
 __all__ = ["complaints_app"]
 
@@ -30,6 +31,7 @@ complaints_app = typer.Typer(
     help="Complaints (민원): queue, threads, replies, closing.", no_args_is_help=True
 )
 out = Console()
+err = Console(stderr=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -52,8 +54,23 @@ def _json(value: Any) -> None:
     sys.stdout.write(json.dumps(_plain(value), ensure_ascii=False, indent=2) + "\n")
 
 
-def _sender(engine: Engine) -> MessageSender | None:
-    return SmtpNotifier(engine.settings.mail) if engine.settings.mail.smtp_host else None
+def _results(engine: Engine) -> ResultQueue | None:
+    """The outbox queue a step stores the result mail in; None without a mail server."""
+    return ResultQueue(engine) if engine.settings.mail.smtp_host else None
+
+
+def _send(queue: ResultQueue | None) -> None:
+    """Mail now what the step queued; what the server does not take waits in the outbox.
+
+    The complaint shows ``delivered_at`` once the server took it (not in what was printed
+    for the step, which ran before).
+    """
+    if queue is not None and not queue.send(SmtpNotifier(queue.engine.settings.mail)):
+        err.print(
+            "warning: the result could not be mailed yet; it waits in the outbox "
+            "and `haechi serve` sends it",
+            markup=False,
+        )
 
 
 def _when(moment: datetime | None) -> str:
@@ -186,9 +203,11 @@ def complaints_close(
     """Close a complaint with its result and deliver it."""
     text = sys.stdin.read() if result == "-" else result
     with opened(data, database) as engine:
+        queue = _results(engine)
         info = engine.close_complaint(
-            complaint_id, result=text, delivery=delivery, actor=_officer(by), sender=_sender(engine)
+            complaint_id, result=text, delivery=delivery, actor=_officer(by), queue=queue
         )
+        _send(queue)
     if as_json:
         _json(asdict(info))
         return
@@ -202,10 +221,11 @@ def complaints_deliver(
     data: DataOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Mail again a closed complaint's result whose mail was not delivered."""
+    """Queue again a closed complaint's result mail that was not delivered, and send it."""
     with opened(data, database) as engine:
-        sender = _sender(engine)
-        if sender is None:
+        queue = _results(engine)
+        if queue is None:
             raise ConfigurationError("mail is not configured: set [mail] smtp_host")
-        info = engine.deliver_complaint_result(complaint_id, actor=_officer(by), sender=sender)
+        info = engine.deliver_complaint_result(complaint_id, actor=_officer(by), queue=queue)
+        _send(queue)
     _print_info(info)

@@ -17,11 +17,12 @@ from rich.table import Table
 
 from haechi.cli.common import DatabaseOption, DataOption, opened
 from haechi.cli.staff import ByOption, operator
+from haechi.errors import InvalidInput
 from haechi.reports import QUARTER_MEASURE
 from haechi.web.i18n import LANGUAGES, check_choice
 from haechi.web.report_document import render_report
 
-__all__ = ["print_json", "report_app"]
+__all__ = ["LangOption", "OutOption", "print_json", "report_app", "write_page"]
 
 report_app = typer.Typer(
     help="The quarterly in-house audit (§6) and its safeguards register.", no_args_is_help=True
@@ -29,6 +30,24 @@ report_app = typer.Typer(
 out = Console()
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 QuarterArgument = Annotated[str, typer.Argument(help="The quarter, e.g. 2026Q4 (Korean time).")]
+
+
+LangOption = Annotated[str, typer.Option("--lang", help="ko or en.")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Write the HTML page here.", show_default=False)
+]
+
+
+def write_page(page: str, out_file: Path | None) -> None:
+    """An HTML page to ``out_file``, or to stdout without one; an unwritable file is exit 2."""
+    if out_file is None:
+        sys.stdout.write(page)
+        return
+    try:
+        out_file.write_text(page, encoding="utf-8")
+    except OSError as failure:
+        raise InvalidInput(f"cannot write --out ({type(failure).__name__})", field="out") from None
+    out.print(f"wrote {out_file}", markup=False)
 
 
 def print_json(value: Any) -> None:
@@ -39,10 +58,8 @@ def print_json(value: Any) -> None:
 @report_app.command("quarterly")
 def quarterly(
     quarter: QuarterArgument,
-    lang: Annotated[str, typer.Option("--lang", help="ko or en.")] = "ko",
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write the HTML page here.", show_default=False)
-    ] = None,
+    lang: LangOption = "ko",
+    out_file: OutOption = None,
     by: ByOption = None,
     data: DataOption = None,
     database: DatabaseOption = None,
@@ -56,11 +73,7 @@ def quarterly(
             print_json(figures.to_json())
             return
         page = render_report(engine.policy.policy, figures, lang=lang)
-    if out_file is None:
-        sys.stdout.write(page)
-    else:
-        out_file.write_text(page, encoding="utf-8")
-        out.print(f"wrote {out_file}", markup=False)
+    write_page(page, out_file)
 
 
 @report_app.command("attest")

@@ -1,8 +1,9 @@
 """``haechi requests``: the queue of people's requests with due dates, and each step.
 
 The local operator acts as privacy officer, recorded under ``--by``. An answer that
-goes by mail is sent through the settings' SMTP server; without one, give
-``--delivery post`` or ``fax`` and send it yourself.
+goes by mail is stored in the outbox with the step, then sent through the settings'
+SMTP server; without one it waits there for ``haechi serve`` to send it once one is
+set (or give ``--delivery post`` or ``fax`` and send it yourself).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from haechi.cli.retention import _moment
 from haechi.cli.staff import ByOption, operator
 from haechi.engine import Engine
 from haechi.mail import SmtpNotifier
-from haechi.mail.requests import deliver_result
-from haechi.rights.models import RequestInfo, ResultMail
+from haechi.mail.requests import AnswerQueue
+from haechi.rights.models import RequestInfo
 from haechi.web import export_renderer
 
 __all__ = ["requests_app"]
@@ -62,17 +63,22 @@ def _show(info: RequestInfo, as_json: bool) -> None:
         out.print(table)
 
 
-def _answer(engine: Engine, mail: ResultMail | None) -> None:
-    """Mail the answer if there is one and a mail server is set."""
-    if mail is None:
+def _answers(engine: Engine) -> AnswerQueue:
+    """The outbox queue a step stores its answer to, in the step's own transaction."""
+    return AnswerQueue(engine, export_renderer(lambda: engine.policy.policy))
+
+
+def _send(queue: AnswerQueue) -> None:
+    """Mail now what the step queued, if a mail server is set; else it waits in the outbox."""
+    if not queue.queued:
         return
-    settings = engine.settings.mail
+    settings = queue.engine.settings.mail
     if not settings.smtp_host:
-        err.print("warning: no mail server is set; the answer was not mailed", markup=False)
-        return
-    renderer = export_renderer(lambda: engine.policy.policy)
-    if not deliver_result(engine, SmtpNotifier(settings), mail, renderer):
-        err.print("warning: the answer could not be mailed", markup=False)
+        err.print("warning: no mail server is set; the answer waits in the outbox", markup=False)
+    elif not queue.send(SmtpNotifier(settings)):
+        err.print(
+            "warning: the answer could not be mailed yet; it waits in the outbox", markup=False
+        )
 
 
 @requests_app.command("list")
@@ -146,7 +152,9 @@ def complete(
     """Carry a verified request out and answer it."""
     actor = operator(by)
     with opened(data, database) as engine:
-        _answer(engine, engine.complete_request(request_id, delivery=delivery, actor=actor))
+        queue = _answers(engine)
+        engine.complete_request(request_id, delivery=delivery, actor=actor, queue=queue)
+        _send(queue)
         _show(engine.request(request_id, actor=actor), as_json)
 
 
@@ -163,7 +171,9 @@ def refuse(
     """Refuse a request with its reason; the answer says how to object."""
     actor = operator(by)
     with opened(data, database) as engine:
-        _answer(engine, engine.refuse_request(request_id, reason=reason, note=note, actor=actor))
+        queue = _answers(engine)
+        engine.refuse_request(request_id, reason=reason, note=note, actor=actor, queue=queue)
+        _send(queue)
         _show(engine.request(request_id, actor=actor), as_json)
 
 
@@ -183,10 +193,9 @@ def postpone(
     moment = _moment(due, "due")
     assert moment is not None
     with opened(data, database) as engine:
-        _answer(
-            engine,
-            engine.postpone_request(
-                request_id, reason=reason, due_at=moment, note=note, actor=actor
-            ),
+        queue = _answers(engine)
+        engine.postpone_request(
+            request_id, reason=reason, due_at=moment, note=note, actor=actor, queue=queue
         )
+        _send(queue)
         _show(engine.request(request_id, actor=actor), as_json)

@@ -13,11 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from haechi.audit.review import FIRST_YEAR, LAST_YEAR
-from haechi.cli.common import DatabaseOption, DataOption, opened
+from haechi.cli.common import DatabaseOption, DataOption, opened, progress_bar
 from haechi.errors import InvalidInput
 from haechi.retention.records import BatchInfo, Certificate
 
@@ -92,20 +91,7 @@ def sweep(
         if as_json:
             report = engine.sweep(now=moment, dry_run=dry_run)
         else:
-            columns = (
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns, console=err, transient=True) as bar:
-                tasks: dict[str, Any] = {}
-
-                def progress(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = bar.add_task(stage, total=total)
-                    bar.update(tasks[stage], completed=done)
-
+            with progress_bar(err) as progress:
                 report = engine.sweep(now=moment, dry_run=dry_run, progress=progress)
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")

@@ -86,6 +86,14 @@ def scan(
         Path | None, typer.Option(help="Policy file (default: the data directory's).")
     ] = None,
     data: Annotated[Path | None, typer.Option("--data", "-d", help="Data directory.")] = None,
+    binary: Annotated[
+        bool,
+        typer.Option(
+            "--binary",
+            help="Also scan the text inside binary files (database files, WAL); "
+            "findings there give a byte offset.",
+        ),
+    ] = False,
 ) -> None:
     """Scan files and databases for personal data; flag what the policy does not declare."""
     if output not in ("table", "json", "sarif"):
@@ -116,6 +124,7 @@ def scan(
             workers=workers,
             progress=progress,
             db_sample=sample,
+            binary=binary,
         )
     if output == "json":
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")

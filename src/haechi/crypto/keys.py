@@ -1,10 +1,14 @@
-"""Key providers: who holds the master key (KEK) that wraps every data key.
+"""Key providers: who holds the keys that wrap data keys, outside the database.
 
 A data key belongs to one collection. It is wrapped (AES-256-GCM, the collection id as
-associated data) by the master key and stored beside the collection; shredding the
-wrapped key makes every copy of the collection's ciphertexts, backups included,
-unreadable. The local provider keeps the master key in a 0600 file; the interface
-leaves room for Vault Transit or a cloud KMS, which wrap and unwrap remotely.
+associated data) by an *epoch key* (see :mod:`haechi.crypto.epochs`) that the
+provider holds; the wrapped key is stored beside the collection. The master key wraps
+what has no epoch (request documents, complaint threads, data keys from before
+epochs). Destroying an epoch key in the provider makes every copy of the data keys it
+wrapped, backups included, unreadable. The local provider keeps the master key in a
+0600 file and epoch keys in a key directory (:mod:`haechi.crypto.key_directory`);
+the PKCS#11 provider (:mod:`haechi.crypto.pkcs11`) keeps them in a token; Vault
+Transit or a cloud KMS would implement the same methods remotely (docs/keys.md).
 
 :func:`read_key_file` and :func:`write_key_file` are the one way Haechi reads and
 writes a secret key file (the master key here, the tree-head signing key in
@@ -20,16 +24,11 @@ import stat
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from haechi.crypto.envelope import open_frame, seal_frame
 from haechi.errors import ConfigurationError, IntegrityFailure
 
 __all__ = [
     "DATA_KEY_BYTES",
+    "MAGIC",
     "KeyProvider",
     "LocalKeyProvider",
     "UnwrapError",
@@ -40,7 +39,7 @@ __all__ = [
 ]
 
 DATA_KEY_BYTES = 32
-_MAGIC = "haechi-master-key-v1"
+MAGIC = "haechi-master-key-v1"
 
 
 class UnwrapError(IntegrityFailure):
@@ -55,7 +54,12 @@ def new_data_key() -> bytes:
 
 
 class KeyProvider(ABC):
-    """Wraps and unwraps data keys with a master key it never hands out."""
+    """Wraps and unwraps data keys with keys it never hands out.
+
+    The master key is used by :meth:`wrap` and :meth:`unwrap`; epoch keys, named by
+    the ids the database gives them, by the ``*_epoch`` methods. Destroying an epoch
+    key that does not exist is not an error (a job finishing a destruction redoes it).
+    """
 
     key_id: str
 
@@ -71,56 +75,68 @@ class KeyProvider(ABC):
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for ``purpose`` (e.g. the blind index), stable across restarts."""
 
+    @abstractmethod
+    def create_epoch(self, epoch_id: str) -> None:
+        """Create a new random epoch key named ``epoch_id``, durably, before returning."""
 
-class LocalKeyProvider(KeyProvider):
-    """The master key lives in a local file readable by its owner only."""
+    @abstractmethod
+    def wrap_epoch(self, epoch_id: str, data_key: bytes, *, context: bytes) -> bytes:
+        """Encrypt ``data_key`` under the epoch key ``epoch_id``, bound to ``context``."""
 
-    def __init__(self, master_key: bytes, *, key_id: str = "local-1"):
-        if len(master_key) != DATA_KEY_BYTES:
-            raise ConfigurationError("the master key must be 32 bytes")
-        self._aead = AESGCM(master_key)
-        self._master = master_key
-        self.key_id = key_id
+    @abstractmethod
+    def unwrap_epoch(self, epoch_id: str, wrapped: bytes, *, context: bytes) -> bytes:
+        """Decrypt a key made by :meth:`wrap_epoch`; :class:`UnwrapError` if it cannot."""
 
-    @classmethod
-    def from_file(cls, path: Path) -> LocalKeyProvider:
-        """Load the master key file, refusing one that others can read."""
-        try:
-            text = read_key_file(path, what="master key").decode("ascii")
-        except UnicodeDecodeError:
-            raise ConfigurationError(f"master key file {path} is damaged") from None
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if len(lines) != 3 or lines[0] != _MAGIC:
-            raise ConfigurationError(f"master key file {path} is not a Haechi key file")
-        try:
-            key = base64.b64decode(lines[2], validate=True)
-        except ValueError:
-            raise ConfigurationError(f"master key file {path} is damaged") from None
-        return cls(key, key_id=lines[1])
+    @abstractmethod
+    def destroy_epoch(self, epoch_id: str) -> None:
+        """Destroy the epoch key ``epoch_id`` for good (nothing if it is already gone)."""
 
-    def wrap(self, data_key: bytes, *, context: bytes) -> bytes:
-        """Encrypt ``data_key`` under the master key; nonce ‖ ciphertext ‖ tag."""
-        return seal_frame(self._aead, data_key, b"haechi-dek|" + context)
+    @abstractmethod
+    def has_epoch(self, epoch_id: str) -> bool:
+        """Whether the provider still holds the epoch key ``epoch_id``."""
 
-    def unwrap(self, wrapped: bytes, *, context: bytes) -> bytes:
-        """Decrypt a wrapped data key; raise :class:`UnwrapError` if it was altered."""
-        try:
-            return open_frame(self._aead, wrapped, b"haechi-dek|" + context)
-        except InvalidTag:
-            raise UnwrapError("a data key failed authentication") from None
+    @property
+    def description(self) -> str:
+        """What holds the keys, for ``haechi keys status`` (no secret in it)."""
+        return type(self).__name__
 
-    def derive(self, purpose: str) -> bytes:
-        """HKDF-SHA256 of the master key with ``purpose`` as info."""
-        return HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=f"haechi|{purpose}".encode()
-        ).derive(self._master)
+    @property
+    def destroy_method(self) -> str:
+        """How :meth:`destroy_epoch` destroys a key, for the key-destruction record."""
+        return type(self).__name__
+
+    # -- master-key rotation (a provider that cannot rotate keeps these defaults) ----
+
+    def masters_held(self) -> list[str]:
+        """Ids of the master keys held: the current one first, then retired ones."""
+        return [self.key_id]
+
+    def rotate_master(self) -> tuple[str, str]:
+        """Make a new master key current; the old one is retired but still held.
+
+        Returns (old id, new id). Redoable: a rotation a crash interrupted is finished.
+        """
+        raise ConfigurationError(f"{self.description} cannot rotate its master key")
+
+    def reseal(self) -> int:
+        """Seal again under the current master whatever the provider stores under an older one."""
+        return 0
+
+    def stored_under(self, master_id: str) -> int:
+        """How many keys the provider stores sealed under the master ``master_id``."""
+        del master_id
+        return 0
+
+    def destroy_master(self, master_id: str) -> None:
+        """Destroy the retired master key ``master_id`` (nothing if it is gone)."""
+        raise ConfigurationError(f"{self.description} cannot destroy a master key")
 
 
 def create_master_key_file(path: Path) -> None:
     """Write a new random master key to ``path`` with mode 0600; never overwrite one."""
     key = base64.b64encode(secrets.token_bytes(DATA_KEY_BYTES)).decode("ascii")
     key_id = f"local-{secrets.token_hex(4)}"
-    write_key_file(path, f"{_MAGIC}\n{key_id}\n{key}\n".encode("ascii"))
+    write_key_file(path, f"{MAGIC}\n{key_id}\n{key}\n".encode("ascii"))
 
 
 def write_key_file(path: Path, content: bytes) -> None:
@@ -130,8 +146,13 @@ def write_key_file(path: Path, content: bytes) -> None:
     between its creation and a later ``chmod``.
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+    except BaseException:
+        # A key cut short (a full disk) is no key: leave no file that says otherwise.
+        path.unlink(missing_ok=True)
+        raise
 
 
 def read_key_file(path: Path, *, what: str) -> bytes:
@@ -162,3 +183,7 @@ def read_key_file(path: Path, *, what: str) -> bytes:
             return handle.read()
     finally:
         os.close(fd)
+
+
+# The local provider has a module of its own (for size); it is importable from here.
+from haechi.crypto.local import LocalKeyProvider  # noqa: E402

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from haechi.discovery.findings import Location
 
-__all__ = ["Chunk", "Record", "RecordChunk", "TextChunk", "record_chunk"]
+__all__ = ["BinaryChunk", "Chunk", "Record", "RecordChunk", "TextChunk", "record_chunk"]
 
 
 class Chunk(Protocol):
@@ -60,6 +60,23 @@ class TextChunk:
                 column += self.first_column
             out.append(Location(self.source, line=line, column=column))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryChunk:
+    """Bytes of a binary file from ``first_offset``, control bytes turned into newlines.
+
+    The turning is byte for byte, so an offset in :attr:`data` plus ``first_offset``
+    is the offset of the value in the file.
+    """
+
+    data: bytes
+    source: str
+    first_offset: int = 0
+
+    def locate(self, starts: Sequence[int]) -> list[Location | None]:
+        """The byte offset of each hit in the file."""
+        return [Location(self.source, offset=self.first_offset + start) for start in starts]
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ class Location:
     table: str | None = None
     field: str | None = None
     row_key: str | None = None
+    offset: int | None = None
 
     @property
     def resource(self) -> str:
@@ -54,6 +55,8 @@ class Location:
             return f"{self.table}.{self.field}[{self.row_key}]"
         if self.sheet is not None:
             return f"{self.source}[{self.sheet}]!{self.cell}"
+        if self.offset is not None:
+            return f"{self.source}@{self.offset}"
         return f"{self.source}:{self.line}:{self.column}"
 
     def to_dict(self) -> dict[str, Any]:

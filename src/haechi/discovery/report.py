@@ -183,6 +183,8 @@ class ScanReport:
             region: dict[str, Any] = {}
             if where.line is not None:
                 region = {"startLine": where.line, "startColumn": where.column or 1}
+            elif where.offset is not None:
+                region = {"byteOffset": where.offset}
             physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(where.source)}}
             if region:
                 physical["region"] = region

@@ -46,6 +46,7 @@ class ScanOptions:
     types: frozenset[str] | None = None
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     max_findings: int = DEFAULT_MAX_FINDINGS
+    binary: bool = False
 
     def scanner(self) -> Scanner:
         """Build the scanner these options describe."""
@@ -86,15 +87,16 @@ def _init_worker(options: ScanOptions) -> None:
 def _run_task(task: _Task) -> _Result:
     assert _worker_scanner is not None
     assert _worker_options is not None
-    return _scan_task(_worker_scanner, task, _worker_options.max_findings)
+    return _scan_task(_worker_scanner, task, _worker_options)
 
 
-def _scan_task(scanner: Scanner, task: _Task, max_findings: int) -> _Result:
+def _scan_task(scanner: Scanner, task: _Task, options: ScanOptions) -> _Result:
     result = _Result()
     source = str(task.path)
+    max_findings = options.max_findings
     try:
         if task.end is None:
-            chunks = file_chunks(task.path, source=source)
+            chunks = file_chunks(task.path, source=source, binary=options.binary)
         else:
             chunks = range_chunks(task.path, task.start, task.end, source=source)
         for chunk in chunks:
@@ -120,7 +122,7 @@ def _plan(files: Sequence[Path], workers: int) -> list[_Task]:
         except OSError:
             tasks.append(_Task(path, 0))
             continue
-        if workers > 1 and kind == "text" and size >= 2 * MIN_RANGE and not _is_utf16(path):
+        if workers > 1 and kind == "text" and size >= 2 * MIN_RANGE and _splittable(path):
             step = max(MIN_RANGE, -(-size // (workers * 2)))
             for start in range(0, size, step):
                 tasks.append(_Task(path, size, start, min(size, start + step)))
@@ -129,9 +131,11 @@ def _plan(files: Sequence[Path], workers: int) -> list[_Task]:
     return tasks
 
 
-def _is_utf16(path: Path) -> bool:
+def _splittable(path: Path) -> bool:
+    """Plain UTF-8 or CP949 text: not UTF-16, not binary (scanned whole, by offset)."""
     with path.open("rb") as handle:
-        return handle.read(2) in (b"\xff\xfe", b"\xfe\xff")
+        head = handle.read(8192)
+    return head[:2] not in (b"\xff\xfe", b"\xfe\xff") and b"\x00" not in head
 
 
 def _results(
@@ -140,7 +144,7 @@ def _results(
     if workers <= 1 or len(tasks) <= 1:
         scanner = scanner or options.scanner()
         for task in tasks:
-            yield _scan_task(scanner, task, options.max_findings)
+            yield _scan_task(scanner, task, options)
         return
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(options,)
@@ -218,6 +222,7 @@ def run_scan(
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     max_findings: int = DEFAULT_MAX_FINDINGS,
     include_hidden: bool = False,
+    binary: bool = False,
 ) -> ScanReport:
     """Scan files, directories and (optionally) a database; return the report.
 
@@ -235,6 +240,8 @@ def run_scan(
         min_confidence: drop findings below this confidence.
         max_findings: keep at most this many findings in the report (all are counted).
         include_hidden: also scan hidden files and directories.
+        binary: scan the text inside binary files (database files, WAL) instead of
+            skipping them; their findings are located by byte offset.
 
     Raises:
         InvalidInput: a path does not exist, ``workers`` < 1, a bad engine, type or URL.
@@ -251,6 +258,7 @@ def run_scan(
         types=frozenset(types) if types is not None else None,
         min_confidence=min_confidence,
         max_findings=max_findings,
+        binary=binary,
     )
     scanner = options.scanner()  # validates the options before any work starts
     report = ScanReport(

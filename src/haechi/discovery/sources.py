@@ -7,7 +7,10 @@ exactly there could be missed; such lines are minified data, not prose).
 
 Encodings: UTF-8 (with or without BOM) is scanned as is; UTF-16 (by BOM) and
 CP949/EUC-KR (when the first block is not UTF-8 but is CP949) are transcoded to
-UTF-8 on the fly. A file with NUL bytes and no UTF-16 BOM is binary and skipped.
+UTF-8 on the fly. A file with NUL bytes and no UTF-16 BOM is binary and skipped,
+unless the scan asks for binaries: then the text inside it is scanned (a database
+file, its WAL, a core dump keep values as UTF-8 runs between binary bytes), each
+finding located by its byte offset.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, cast
 
-from haechi.discovery.chunks import Chunk, TextChunk, record_chunk
+from haechi.discovery.chunks import BinaryChunk, Chunk, TextChunk, record_chunk
 from haechi.discovery.findings import Location
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "MAX_LINE",
     "FileKind",
     "SkipFile",
+    "binary_chunks",
     "file_chunks",
     "file_kind",
     "iter_files",
@@ -170,10 +174,11 @@ def _open_stream(path: Path, kind: FileKind) -> BinaryIO:
     return path.open("rb")
 
 
-def file_chunks(path: Path, *, source: str | None = None) -> Iterator[Chunk]:
+def file_chunks(path: Path, *, source: str | None = None, binary: bool = False) -> Iterator[Chunk]:
     """Yield the chunks of one file, whatever its kind.
 
-    Raises :class:`SkipFile` (before yielding anything) for a binary file.
+    Raises :class:`SkipFile` (before yielding anything) for a binary file, unless
+    ``binary``: then its text is scanned (:func:`binary_chunks`).
     """
     label = source if source is not None else str(path)
     kind = file_kind(path)
@@ -185,9 +190,45 @@ def file_chunks(path: Path, *, source: str | None = None) -> Iterator[Chunk]:
             head = stream.read(_SNIFF)
         except (OSError, EOFError) as error:
             raise SkipFile(f"unreadable ({type(error).__name__})") from None
-        encoding = _sniff(head)
+        try:
+            encoding = _sniff(head)
+        except SkipFile:
+            if not binary:
+                raise
+            yield from binary_chunks(_chain(head, _read_blocks(stream)), label)
+            return
         blocks = _transcode(_chain(head, _read_blocks(stream)), encoding)
         yield from text_chunks(blocks, label)
+
+
+# Every control byte but tab ends a run of text: recognizers see one run per line.
+_RUN_BREAKS = bytes(
+    0x0A if (byte < 0x20 and byte != 0x09) or byte == 0x7F else byte for byte in range(256)
+)
+
+
+def binary_chunks(
+    blocks: Iterable[bytes], source: str, *, chunk_size: int = BLOCK_SIZE
+) -> Iterator[BinaryChunk]:
+    """The text runs of a binary stream, cut between runs so that no value is split.
+
+    A run longer than :data:`MAX_LINE` is cut where it reaches that length.
+    """
+    pending = b""
+    offset = 0
+    for block in blocks:
+        pending += block.translate(_RUN_BREAKS)
+        while len(pending) >= chunk_size:
+            cut = pending.rfind(b"\n") + 1
+            if cut == 0:
+                if len(pending) < MAX_LINE:
+                    break
+                cut = MAX_LINE
+            yield BinaryChunk(pending[:cut], source, offset)
+            offset += cut
+            pending = pending[cut:]
+    if pending:
+        yield BinaryChunk(pending, source, offset)
 
 
 def _chain(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

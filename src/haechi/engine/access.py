@@ -11,7 +11,7 @@ from haechi.access import staff as accounts
 from haechi.access.decision import Actor
 from haechi.access.sessions import SESSION_PREFIX, LoginResult
 from haechi.access.staff import GrantChange, NewCredentials, Role, StaffInfo, require_role
-from haechi.access.tokens import TokenInfo, authenticate, create_token, list_tokens, revoke_token
+from haechi.access.tokens import TokenInfo, create_token, list_tokens, revoke_token
 from haechi.audit.events import AuditEvent, list_events, record_event
 from haechi.engine.base import EngineBase
 from haechi.errors import (
@@ -19,6 +19,7 @@ from haechi.errors import (
     InvalidInput,
     PermissionDenied,
 )
+from haechi.storage.prepared import raw_read
 
 __all__ = ["AccessMixin"]
 
@@ -80,8 +81,10 @@ class AccessMixin(EngineBase):
         The actor carries ``source_ip``: every event it causes records where it came from.
         """
         if not secret.startswith(SESSION_PREFIX):
-            with self.database.connect() as connection:
-                return replace(authenticate(connection, secret), source_ip=source_ip)
+            # A token lookup only reads: on SQLite it takes no write lock (a WAL
+            # snapshot), so it never queues behind the writers of other requests.
+            with raw_read(self.database) as cursor:
+                return replace(self._tokens.authenticate(cursor, secret), source_ip=source_ip)
         with self.transaction() as connection:
             result = sessions.authenticate_session(
                 connection,

@@ -12,6 +12,7 @@ from sqlalchemy import Engine as SqlEngine
 
 from haechi.access.decision import Actor, Reason
 from haechi.access.passwords import Passwords
+from haechi.access.tokens import TokenReader
 from haechi.access.totp import TotpBox
 from haechi.audit.events import MAX_REASON, declared_names, record_event
 from haechi.audit.monitor import record_alert
@@ -30,14 +31,24 @@ from haechi.errors import (
 )
 from haechi.policy.loader import LoadedPolicy, load_policy
 from haechi.policy.schema import UNIQUE_IDENTIFIERS, ItemKind, Policy
-from haechi.storage.database import create_db_engine
+from haechi.storage.database import BACKGROUND_AUTOCHECKPOINT, create_db_engine
+from haechi.storage.keyring import CurrentEpochs
 from haechi.storage.migrate import current_revision, head_revision, upgrade
 from haechi.storage.tables import policy_versions
 from haechi.storage.tables import subjects as subjects_table
 from haechi.subjects import service as subjects
+from haechi.subjects.collector import Collector
 from haechi.subjects.reads import ItemReader
 
-__all__ = ["SYSTEM", "Clock", "EngineBase", "declared_finding_types", "reason_problem", "utc_now"]
+__all__ = [
+    "SYSTEM",
+    "Clock",
+    "EngineBase",
+    "declared_finding_types",
+    "open_key_provider",
+    "reason_problem",
+    "utc_now",
+]
 Clock = Callable[[], datetime]
 
 SYSTEM = Actor(name="system", kind="system", purposes=frozenset(), all_purposes=True)
@@ -81,6 +92,17 @@ def reason_problem(reason: str | None, *, download: bool) -> InvalidInput | None
     return None
 
 
+def open_key_provider(settings: Settings) -> KeyProvider:
+    """The key provider the settings name: the local key directory, or a PKCS#11 token."""
+    if settings.keys.provider == "pkcs11":
+        from haechi.crypto.pkcs11 import Pkcs11KeyProvider
+
+        return Pkcs11KeyProvider.from_settings(settings.keys)
+    return LocalKeyProvider.from_file(
+        settings.master_key_path, key_directory=settings.key_directory
+    )
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -109,17 +131,40 @@ class EngineBase:
         self.clock = clock
         self._index = BlindIndex(keys.derive("blind-index-v1"))
         self._reader = ItemReader(database.dialect)
+        self._epochs = CurrentEpochs(database, keys)
+        self._collector = Collector(database.dialect, self._epochs)
+        self._tokens = TokenReader(database.dialect)
         self._passwords = Passwords(self.settings.auth)
         self._totp = TotpBox(keys, issuer=self.settings.auth.totp_issuer)
         self._register_policy()
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = True, clock: Clock = utc_now) -> Self:
-        """Open the installation described by ``settings``, migrating its database."""
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        migrate: bool = True,
+        clock: Clock = utc_now,
+        serving: bool = False,
+    ) -> Self:
+        """Open the installation described by ``settings``, migrating its database.
+
+        ``serving``: for a process of ``haechi serve``, whose checkpoint job copies
+        SQLite's WAL into the database in the background (``database.
+        checkpoint_interval_seconds``); its connections then checkpoint themselves
+        only past :data:`~haechi.storage.database.BACKGROUND_AUTOCHECKPOINT` pages.
+        """
         policy = load_policy(settings.policy_path)
-        keys = LocalKeyProvider.from_file(settings.master_key_path)
+        keys = open_key_provider(settings)
         signer = HeadSigner.from_file(settings.signing_key_path)
-        database = create_db_engine(settings.database_url, echo=settings.database.echo)
+        background = serving and settings.database.checkpoint_interval_seconds > 0
+        database = create_db_engine(
+            settings.database_url,
+            echo=settings.database.echo,
+            pool_size=settings.database.pool_size,
+            max_overflow=settings.database.max_overflow,
+            autocheckpoint=BACKGROUND_AUTOCHECKPOINT if background else None,
+        )
         if migrate:
             upgrade(database)
         elif current_revision(database) != head_revision():

@@ -19,17 +19,17 @@ Every step is an audit event naming the complaint (``complaint <id>``), never a 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from haechi.access.decision import Actor, Reason
 from haechi.engine.complaints_base import ComplaintsBase, reads_metadata, reads_text
 from haechi.errors import AccessDenied, Conflict, InvalidInput
+from haechi.policy.schema import ItemKind
 from haechi.rights import complaints as service
 from haechi.rights import complaints_thread as threads
 from haechi.rights.complaints import (
-    INTAKE_PER_SOURCE_PER_HOUR,
     PURPOSE,
     ComplaintInfo,
     ComplaintState,
@@ -37,7 +37,10 @@ from haechi.rights.complaints import (
     IntakeLimited,
     ThreadMessage,
 )
+from haechi.storage.keyring import StaleEpoch
 from haechi.subjects.collecting import OnFile
+from haechi.subjects.collector import SealedCollection
+from haechi.subjects.matching import lookup_digests
 from haechi.subjects.models import ConsentEvidence
 
 __all__ = ["ComplaintsMixin"]
@@ -59,11 +62,13 @@ class ComplaintsMixin(ComplaintsBase):
     ) -> Intake:
         """Receive a complaint: the petitioner's items collected with consent, the petition sealed.
 
-        A public actor (kind ``public``) is limited per source address and hour, and
-        is answered alike whether or not the person is known: a person already on file
-        for complaints gets the complaint added to that data, which is kept as it is
-        (held, suspended or not: a public form proves no identity); other conflicts are
-        logged as refusals and answered with ids that lead nowhere.
+        A public actor (kind ``public``) is limited per source address and hour and
+        per petitioner email and day (counted with the insert, see
+        :func:`haechi.rights.complaints.intake_capped`). It is answered alike whether
+        or not the person is known: a person already on file for complaints gets the
+        complaint added to that data, which is kept as it is (held, suspended or not:
+        a public form proves no identity); other conflicts are logged as refusals and
+        answered with ids that lead nowhere.
         """
         source = consent.source_ip or actor.source_ip
         try:
@@ -72,55 +77,136 @@ class ComplaintsMixin(ComplaintsBase):
             with self.transaction() as connection:
                 self._complaint_denial(connection, actor, "complaint_open", problem.code)
             raise
-        if actor.kind == "public" and source:
-            since = self.clock() - timedelta(hours=1)
-            with self.transaction() as connection:
-                count = service.intakes_since(connection, source=source, since=since)
-                if count >= INTAKE_PER_SOURCE_PER_HOUR:
-                    self._complaint_denial(connection, actor, "complaint_open", "RATE_LIMITED")
-            if count >= INTAKE_PER_SOURCE_PER_HOUR:
-                raise IntakeLimited("too many complaints from this address; try again later")
-        try:
-            collected = self.collect(
-                purpose=PURPOSE,
-                items=items,
+        public = actor.kind == "public"
+        if public and source and self._intake_capped(actor, source, None):
+            raise IntakeLimited("too many complaints lately; try again later")
+        # One policy version for the checks, the blind index and the seals.
+        started = self.clock()
+        policy = self.versions.current(started).loaded
+        declared, values = self._collection_values(
+            purpose=PURPOSE, items=items, consent=consent, actor=actor, policy=policy
+        )
+        email_digest = None
+        if public:
+            email_digest = next(
+                (
+                    digest
+                    for digest, kind in lookup_digests(policy.policy, self._index, values).items()
+                    if kind == ItemKind.EMAIL.value
+                ),
+                None,
+            )
+        for attempt in range(3):
+            # Sealed before the transaction: sealing may look the epoch key up, which
+            # on SQLite could not wait for the write lock this transaction holds.
+            sealed = self._sealed_collection(
+                policy=policy,
+                now=started,
+                purpose=declared,
+                purpose_id=PURPOSE,
+                values=values,
                 consent=consent,
                 channel=channel,
                 source="complaint",
                 actor=actor,
-                # Anyone can type a known person's email: a public intake adds a
-                # complaint to what is on file, it never rewrites it.
-                replace=actor.kind != "public",
             )
+            try:
+                # The cap's count, the collection and the complaint commit together:
+                # the count's locks hold until the complaint is in (PostgreSQL).
+                with self.transaction() as connection:
+                    now = self.clock()
+                    if public and service.intake_capped(
+                        connection, source=source, email_digest=email_digest, now=now
+                    ):
+                        self._complaint_denial(connection, actor, "complaint_open", "RATE_LIMITED")
+                        limited = True
+                    else:
+                        limited = False
+                        intake = self._open_on(
+                            connection,
+                            sealed=sealed,
+                            channel=channel,
+                            actor=actor,
+                            source=source if public else None,
+                            email_digest=email_digest,
+                            petition=petition,
+                        )
+            except StaleEpoch as stale:
+                # The key job retired the epoch key since it was looked up: seal again.
+                self._stale_epoch(stale, attempt)
+                continue
+            except IntegrityError:
+                # Two intakes for the same new person raced to create the subject;
+                # the loser retries and finds the winner's subject.
+                if attempt == 2:
+                    raise
+                continue
+            if limited:
+                raise IntakeLimited("too many complaints lately; try again later")
+            return intake
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _intake_capped(self, actor: Actor, source: str | None, email: bytes | None) -> bool:
+        """The caps checked before any work (the bulk of a flood stops here, unserialised)."""
+        with self.transaction() as connection:
+            capped = service.intake_capped(
+                connection, source=source, email_digest=email, now=self.clock()
+            )
+            if capped:
+                self._complaint_denial(connection, actor, "complaint_open", "RATE_LIMITED")
+        return capped
+
+    def _open_on(
+        self,
+        connection: Connection,
+        *,
+        sealed: SealedCollection,
+        channel: str,
+        actor: Actor,
+        source: str | None,
+        email_digest: bytes | None,
+        petition: str,
+    ) -> Intake:
+        """Collect the petitioner's items and open the complaint, in the caller's transaction."""
+        public = actor.kind == "public"
+        try:
+            # A savepoint: a refused collection leaves nothing of itself behind.
+            with connection.begin_nested():
+                collected = self._collect_on(
+                    connection,
+                    sealed,
+                    # Anyone can type a known person's email: a public intake adds a
+                    # complaint to what is on file, it never rewrites it.
+                    replace=not public,
+                )
             subject_id, collection_id = collected.subject_id, collected.collection_id
         except OnFile as on_file:
             subject_id, collection_id = on_file.subject_id, on_file.collection_id
         except Conflict as conflict:
-            if actor.kind != "public":
+            if not public:
                 raise
-            with self.transaction() as connection:
-                self._complaint_denial(connection, actor, "complaint_open", conflict.code)
+            self._complaint_denial(connection, actor, "complaint_open", conflict.code)
             return service.decoy_intake()
-        with self.transaction() as connection:
-            now = self.clock()
-            intake = service.open_complaint(
-                connection,
-                collection_id=collection_id,
-                subject_id=subject_id,
-                channel=channel,
-                received_from=source if actor.kind == "public" else None,
-                now=now,
-            )
-            threads.start_thread(
-                connection,
-                keys=self.keys,
-                complaint_id=intake.complaint_id,
-                collection_id=collection_id,
-                petition=petition,
-                now=now,
-            )
-            info = service.get_complaint(connection, intake.complaint_id)
-            self._complaint_event(connection, actor, "complaint_open", info)
+        now = self.clock()
+        intake = service.open_complaint(
+            connection,
+            collection_id=collection_id,
+            subject_id=subject_id,
+            channel=channel,
+            received_from=source,
+            email_digest=email_digest,
+            now=now,
+        )
+        threads.start_thread(
+            connection,
+            keys=self.keys,
+            complaint_id=intake.complaint_id,
+            collection_id=collection_id,
+            petition=petition,
+            now=now,
+        )
+        info = service.get_complaint(connection, intake.complaint_id)
+        self._complaint_event(connection, actor, "complaint_open", info)
         return intake
 
     def complaint_status(

@@ -1,14 +1,18 @@
-"""Handling complaints: assignment, replies, the confirmed address, closing, the mailed result."""
+"""Handling complaints: assignment, replies, the confirmed address, closing, the mailed result.
+
+The result mail is handed to a :data:`~haechi.rights.complaints.ResultHook` inside the
+step that closes the complaint (the surfaces store it in the outbox there).
+"""
 
 from __future__ import annotations
 
-import smtplib
+from collections.abc import Callable
 
 from sqlalchemy import Connection
 
 from haechi.access.decision import Actor
 from haechi.engine.complaints_base import ComplaintsBase, handles, reads_text
-from haechi.errors import Conflict, InvalidInput
+from haechi.errors import Conflict, InvalidInput, NotFound
 from haechi.rights import complaints as service
 from haechi.rights import complaints_thread as threads
 from haechi.rights.complaints import (
@@ -16,7 +20,8 @@ from haechi.rights.complaints import (
     ComplaintInfo,
     ComplaintState,
     MessageKind,
-    MessageSender,
+    ResultHook,
+    ResultMail,
 )
 
 __all__ = ["ComplaintHandlingMixin"]
@@ -117,30 +122,36 @@ class ComplaintHandlingMixin(ComplaintsBase):
         result: str,
         actor: Actor,
         delivery: str = "mail",
-        sender: MessageSender | None = None,
+        queue: ResultHook | None = None,
     ) -> ComplaintInfo:
         """Close a complaint with its result, sealed, and deliver the result.
 
-        By ``mail`` only to an address the handler confirmed, through ``sender``; the
-        mail is sent after the close commits and its outcome is an event of its own.
-        Any other delivery (post, phone, fax, in person) is recorded as done.
+        By ``mail`` only to an address the handler confirmed: the mail is given to
+        ``queue`` (the outbox) in the transaction that closes the complaint, and the
+        complaint counts as delivered once the mail server took it
+        (:meth:`record_complaint_delivery_on`). Without a ``queue`` (no mail server set)
+        mail is 409 MAIL_DISABLED. Any other delivery (post, phone, fax, in person)
+        is recorded as done.
         """
         text = self._check_text(result, field="result")
         if delivery not in service.DELIVERIES:
             raise InvalidInput(
                 "delivery is one of " + ", ".join(sorted(service.DELIVERIES)), field="delivery"
             )
+        address = None
+        if delivery == "mail" and queue is not None:
+            address = self._petitioner_address(
+                complaint_id,
+                actor,
+                ready=lambda info: (
+                    info.state is ComplaintState.ASSIGNED and info.contact_verified is not None
+                ),
+            )
 
         def close(connection: Connection, info: ComplaintInfo) -> ComplaintInfo:
             self._assigned(info)
-            if delivery == "mail" and info.contact_verified is None:
-                raise Conflict(
-                    "the petitioner's email is not confirmed; confirm it or deliver otherwise",
-                    field="delivery",
-                    code="EMAIL_NOT_VERIFIED",
-                )
-            if delivery == "mail" and sender is None:
-                raise Conflict("mail is not configured", field="delivery", code="MAIL_DISABLED")
+            if delivery == "mail":
+                self._mailable(info, queue, address)
             threads.add_message(
                 connection,
                 keys=self.keys,
@@ -151,76 +162,129 @@ class ComplaintHandlingMixin(ComplaintsBase):
                 now=self.clock(),
             )
             now = self.clock()
-            done = {} if delivery == "mail" else {"delivery": delivery, "delivered_at": now}
             service.set_fields(
                 connection, info.id, now=now, state=ComplaintState.CLOSED.value, closed_at=now,
-                **done,
+                delivery=delivery, delivered_at=None if delivery == "mail" else now,
             )  # fmt: skip
+            if delivery == "mail":
+                assert queue is not None
+                assert address is not None
+                queue(connection, ResultMail(info.id, address, text))
             return service.get_complaint(connection, info.id)
 
-        info: ComplaintInfo = self._with_complaint(
+        closed: ComplaintInfo = self._with_complaint(
             complaint_id,
             actor=actor,
             action="complaint_close",
             may=lambda found: handles(actor, found),
             step=close,
         )
-        if delivery == "mail":
-            assert sender is not None
-            info = self._mail_result(info, text, actor=actor, sender=sender)
-        return info
+        return closed
 
     def deliver_complaint_result(
-        self, complaint_id: str, *, actor: Actor, sender: MessageSender
+        self, complaint_id: str, *, actor: Actor, queue: ResultHook | None
     ) -> ComplaintInfo:
-        """Mail again the result of a closed complaint whose mail was not delivered."""
-        result: list[str] = []
+        """Queue again the result mail of a closed complaint that was not delivered.
 
-        def undelivered(connection: Connection, info: ComplaintInfo) -> ComplaintInfo:
-            if info.state is not ComplaintState.CLOSED or info.delivery is not None:
+        Refused (409 ALREADY_QUEUED) while the result waits unsent in the outbox: the
+        outbox job sends it once the mail server takes it. Without a ``queue`` (no
+        mail server set) it is 409 MAIL_DISABLED, but only for a caller who may act on
+        the complaint: others learn nothing of the settings.
+        """
+        address = None
+        if queue is not None:
+            address = self._petitioner_address(complaint_id, actor, ready=_undelivered)
+
+        def again(connection: Connection, info: ComplaintInfo) -> ComplaintInfo:
+            if queue is None:
+                raise Conflict("mail is not configured", code="MAIL_DISABLED")
+            if not _undelivered(info):
                 raise Conflict("only an undelivered result is mailed again", code="NOT_PENDING")
-            if info.contact_verified is None:
-                raise Conflict("the petitioner's email is not confirmed", code="EMAIL_NOT_VERIFIED")
+            if service.result_queued(connection, info.id):
+                raise Conflict(
+                    "the result waits in the outbox; it goes once the mail server takes it",
+                    code="ALREADY_QUEUED",
+                )
             thread = threads.read_thread(connection, keys=self.keys, info=info, with_text=True)
-            result.extend(m.text for m in thread if m.kind == MessageKind.RESULT and m.text)
-            if not result:
+            results = [m.text for m in thread if m.kind == MessageKind.RESULT and m.text]
+            if not results:
                 raise Conflict("the complaint's thread is destroyed", code="THREAD_DESTROYED")
-            return info
+            self._mailable(info, queue, address)
+            assert address is not None
+            service.set_fields(connection, info.id, now=self.clock(), delivery="mail")
+            queue(connection, ResultMail(info.id, address, results[-1]))
+            return service.get_complaint(connection, info.id)
 
         info: ComplaintInfo = self._with_complaint(
             complaint_id,
             actor=actor,
             action="complaint_deliver",
             may=lambda found: handles(actor, found),
-            step=undelivered,
+            step=again,
         )
-        return self._mail_result(info, result[-1], actor=actor, sender=sender)
+        return info
 
-    def _mail_result(
-        self, info: ComplaintInfo, result: str, *, actor: Actor, sender: MessageSender
-    ) -> ComplaintInfo:
-        """Mail the result to the petitioner's confirmed email (read as an audited use)."""
-        email = self.use(actor=actor, subject_id=info.subject_id, purpose=PURPOSE, items=["email"])[
-            "email"
-        ]
-        officer = self.policy.policy.privacy_officer
-        message = service.result_message(
-            info,
-            result,
-            sender=self.settings.mail.sender,
-            recipient=email,
-            contacts=[f"{officer.email} · {officer.phone}"],
-        )
+    def record_complaint_delivery_on(
+        self, connection: Connection, complaint_id: str, *, actor: Actor
+    ) -> None:
+        """Record that the result mail went, in the transaction marking the mail sent."""
         try:
-            sender.send(message)
-        except (OSError, smtplib.SMTPException):
-            with self.transaction() as connection:
-                self._complaint_denial(connection, actor, "complaint_mail", "MAIL_FAILED", info)
-            raise Conflict(
-                "the result is recorded but the mail was not delivered", code="MAIL_FAILED"
-            ) from None
-        with self.transaction() as connection:
-            now = self.clock()
-            service.set_fields(connection, info.id, now=now, delivery="mail", delivered_at=now)
+            info = service.get_complaint(connection, complaint_id, lock=True)
+        except NotFound:
+            return
+        if info.delivered_at is None:
+            service.set_fields(
+                connection, info.id, now=self.clock(), delivery="mail", delivered_at=self.clock()
+            )
             self._complaint_event(connection, actor, "complaint_mail", info)
-            return service.get_complaint(connection, info.id)
+
+    @staticmethod
+    def _mailable(info: ComplaintInfo, queue: ResultHook | None, address: str | None) -> None:
+        """Refuse mail without a confirmed address, a mail server, or an email on file."""
+        if info.contact_verified is None:
+            raise Conflict(
+                "the petitioner's email is not confirmed; confirm it or deliver otherwise",
+                field="delivery",
+                code="EMAIL_NOT_VERIFIED",
+            )
+        if queue is None:
+            raise Conflict("mail is not configured", field="delivery", code="MAIL_DISABLED")
+        if address is None:
+            raise Conflict(
+                "the petitioner's email could not be read; deliver otherwise",
+                field="delivery",
+                code="NO_ADDRESS",
+            )
+
+    def _petitioner_address(
+        self, complaint_id: str, actor: Actor, *, ready: Callable[[ComplaintInfo], bool]
+    ) -> str | None:
+        """The petitioner's email, read as an audited use, if ``actor`` is to mail it now.
+
+        Read before the step's transaction (a use is a transaction of its own), and
+        only when the step looks set to mail it; the step checks again under its lock.
+        """
+        with self.transaction() as connection:
+            try:
+                info = service.get_complaint(connection, complaint_id)
+            except NotFound:
+                return None
+        if not (handles(actor, info) and ready(info)):
+            return None
+        values = self.use(
+            actor=actor,
+            subject_id=info.subject_id,
+            purpose=PURPOSE,
+            items=["email"],
+            reason=f"complaint {info.id}",
+        )
+        return values.get("email")
+
+
+def _undelivered(info: ComplaintInfo) -> bool:
+    """A closed complaint whose result is (to go) by mail and was not delivered yet."""
+    return (
+        info.state is ComplaintState.CLOSED
+        and info.delivered_at is None
+        and info.delivery in (None, "mail")
+    )

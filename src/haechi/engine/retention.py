@@ -28,6 +28,7 @@ class RetentionMixin(PolicyMixin):
         return Sweeper(
             self.database,
             policy=self.policy.policy,
+            keys=self.keys,
             name=name,
             chunk_size=self.settings.retention.chunk_size,
         )

@@ -10,7 +10,9 @@ the person on file no time the unknown one does not also spend.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,14 +39,28 @@ from haechi.rights.models import (
     Verification,
 )
 from haechi.subjects import service as subjects
+from haechi.subjects.models import SubjectLookup
 
-__all__ = ["RightsMixin"]
+__all__ = ["RightsMixin", "WebIntake"]
 
-_OPEN = (State.VERIFIED, State.IN_PROGRESS, State.POSTPONED)
 _HOLDING = frozenset({Kind.CORRECTION, Kind.DELETION})
-# A postponed answer is still due within this many days of receipt.
-_MAX_POSTPONE_DAYS = 60
-_STAFF_CHANNELS = frozenset({"email", "document", "fax", "portal"})
+
+
+@dataclass(frozen=True)
+class WebIntake:
+    """What a web request is opened with, in the transaction that stores it."""
+
+    connection: Connection
+    actor: Actor  # the public actor, carrying the request's source address
+    digest: bytes  # the blind index of the person's email or phone
+    token: str  # the status token, given to the requester once
+    now: datetime
+    found: SubjectLookup  # the person on file, if any (looked up as the system)
+
+    @property
+    def token_hash(self) -> str:
+        """The stored form of the status token."""
+        return secret_digest(self.token)
 
 
 class RightsMixin(EngineBase):
@@ -125,7 +141,13 @@ class RightsMixin(EngineBase):
         if asked.contact_kind == "email":
             return asked.contact.value
         emails = [name for name, kind in self.policy.policy.lookup_items.items() if kind == "email"]
-        for row in fulfil.in_scope(connection, subject_id=subject_id, purposes=(), separated=True):
+        # Locked (shared) from the row to its items: a re-collection or a correction
+        # committed in between would leave a row naming an older key version than the
+        # key then read, and the email would fail to open as if tampered with.
+        rows = fulfil.in_scope(
+            connection, subject_id=subject_id, purposes=(), separated=True, lock=True, share=True
+        )
+        for row in rows:
             # Only the email is opened, to send the code; nothing else of the person.
             values = open_items(
                 connection,
@@ -167,6 +189,62 @@ class RightsMixin(EngineBase):
             lang=lang,
             corrections=corrections,
         )
+        with self._web_intake(asked, source_ip) as intake:
+            connection, now = intake.connection, intake.now
+            subject_id = intake.found.subject_id
+            address = self._address_on_file(connection, subject_id, asked) if subject_id else None
+            if address is None:
+                subject_id = None
+            request_id = self._create(
+                connection,
+                asked=asked,
+                channel="web",
+                requester=Requester.SUBJECT,
+                subject_id=subject_id,
+                digest=intake.digest,
+                token_hash=intake.token_hash,
+                created_by=intake.actor.name,
+                now=now,
+            )
+            # Sealed for everyone alike: the address on file, or nothing.
+            documents.add(
+                connection,
+                keys=self.keys,
+                request_id=request_id,
+                kind=documents.CONTACT,
+                content=(address or "").encode(),
+                media_type="text/plain",
+                now=now,
+            )
+            code, expires_at = codes.issue_code(
+                connection,
+                key=self._code_key(),
+                rules=self.request_rules,
+                request_id=request_id,
+                address_digest=intake.digest,
+                source_ip=source_ip,
+                now=now,
+            )
+            self._step(
+                connection,
+                (request_id, asked.kind.value, subject_id),
+                "receive",
+                actor=intake.actor,
+            )
+        mail = (
+            CodeMail(request_id, address, code, asked.lang, expires_at)
+            if address is not None
+            else None
+        )
+        return PublicReceipt(request_id, intake.token, mail)
+
+    @contextmanager
+    def _web_intake(self, asked: inputs.Asked, source_ip: str | None) -> Iterator[WebIntake]:
+        """Open a web request: the public actor, the person's digest, a status token, now.
+
+        The block runs in one transaction after the person is looked up; a request the
+        hourly caps refuse is recorded as denied, after that transaction rolled back.
+        """
         actor = Actor(name="public", kind="public", purposes=frozenset(), source_ip=source_ip)
         assert asked.contact.normalized is not None
         digest = self._index.digest(asked.contact_kind, asked.contact.normalized)
@@ -181,63 +259,41 @@ class RightsMixin(EngineBase):
                     value=asked.contact.value,
                     actor=SYSTEM,
                 )
-                subject_id = found.subject_id
-                address = (
-                    self._address_on_file(connection, subject_id, asked) if subject_id else None
-                )
-                if address is None:
-                    subject_id = None
-                request_id = self._create(
-                    connection,
-                    asked=asked,
-                    channel="web",
-                    requester=Requester.SUBJECT,
-                    subject_id=subject_id,
-                    digest=digest,
-                    token_hash=secret_digest(token),
-                    created_by=actor.name,
-                    now=now,
-                )
-                # Sealed for everyone alike: the address on file, or nothing.
-                documents.add(
-                    connection,
-                    keys=self.keys,
-                    request_id=request_id,
-                    kind=documents.CONTACT,
-                    content=(address or "").encode(),
-                    media_type="text/plain",
-                    now=now,
-                )
-                code, expires_at = codes.issue_code(
-                    connection,
-                    key=self._code_key(),
-                    rules=self.request_rules,
-                    request_id=request_id,
-                    address_digest=digest,
-                    source_ip=source_ip,
-                    now=now,
-                )
-                self._step(
-                    connection, (request_id, asked.kind.value, subject_id), "receive", actor=actor
-                )
+                yield WebIntake(connection, actor, digest, token, now, found)
         except codes.RateLimited:
-            with self.transaction() as connection:
-                self._record(
-                    connection,
-                    actor,
-                    "request_receive",
-                    now=now,
-                    outcome="denied",
-                    code=codes.RateLimited.code,
-                    source_ip=source_ip,
-                )
+            self._receive_limited(actor, now)
             raise
-        mail = (
-            CodeMail(request_id, address, code, asked.lang, expires_at)
-            if address is not None
-            else None
-        )
-        return PublicReceipt(request_id, token, mail)
+
+    def _receive_limited(self, actor: Actor, now: datetime) -> None:
+        """Record a request refused by the hourly caps (the actor carries its source)."""
+        with self.transaction() as connection:
+            self._record(
+                connection,
+                actor,
+                "request_receive",
+                now=now,
+                outcome="denied",
+                code=codes.RateLimited.code,
+            )
+
+    def _seal(
+        self,
+        connection: Connection,
+        request_id: str,
+        sealed: Sequence[tuple[str, str, bytes]],
+        now: datetime,
+    ) -> None:
+        """Seal each (kind, media type, content) under the request's key."""
+        for kind, media_type, content in sealed:
+            documents.add(
+                connection,
+                keys=self.keys,
+                request_id=request_id,
+                kind=kind,
+                content=content,
+                media_type=media_type,
+                now=now,
+            )
 
     def _create(
         self,
@@ -293,6 +349,11 @@ class RightsMixin(EngineBase):
             row = rows.by_token(connection, request_id, secret_digest(status_token))
             if row.state != State.RECEIVED.value:
                 raise Conflict("the request is already verified", code="REQUEST_STATE")
+            if row.requester != Requester.SUBJECT:
+                raise Conflict(
+                    "a representative's request is verified by staff from its proof",
+                    code="STAFF_VERIFIES",
+                )
             code, expires_at = codes.issue_code(
                 connection,
                 key=self._code_key(),
@@ -317,6 +378,11 @@ class RightsMixin(EngineBase):
             now = self.clock()
             if row.state != State.RECEIVED.value:
                 error = Conflict("the request is already verified", code="REQUEST_STATE")
+            elif row.requester != Requester.SUBJECT:
+                error = Conflict(
+                    "a representative's request is verified by staff from its proof",
+                    code="STAFF_VERIFIES",
+                )
             else:
                 error = codes.check_code(
                     connection,

@@ -70,12 +70,16 @@ def in_scope(
     purposes: Iterable[str],
     separated: bool = False,
     lock: bool = False,
+    share: bool = False,
 ) -> list[Row[Any]]:
     """The subject's collections for ``purposes`` (all purposes if empty), live ones.
 
     With ``separated``, data kept apart under a legal hold is included too; with
     ``lock``, the rows are locked until the transaction ends (PostgreSQL), so neither a
-    re-collection nor the sweep changes them while the request is carried out.
+    re-collection nor the sweep changes them while the request is carried out. With
+    ``share`` as well, the lock is a shared one, for a transaction that only reads the
+    rows' items: other readers go on, changes wait. Rows are locked in the order of
+    the result (purpose, id), the same for every caller.
     """
     states = list(LIVE) + ([CollectionState.SEPARATED.value] if separated else [])
     query = (
@@ -86,7 +90,7 @@ def in_scope(
     wanted = sorted(set(purposes))
     if wanted:
         query = query.where(collections.c.purpose.in_(wanted))
-    return list(connection.execute(query.with_for_update() if lock else query))
+    return list(connection.execute(query.with_for_update(read=share) if lock else query))
 
 
 def place_holds(
@@ -195,8 +199,16 @@ def correct(
         merged = {name: CleanValue(value, None) for name, value in current.items()}
         merged.update({name: corrections[name] for name in names})
         version = row.key_version + 1
-        drop_items(connection, row.id)
-        seal_items(connection, keys=keys, collection_id=row.id, version=version, values=merged)
+        drop_items(connection, row.id, now=now)
+        seal_items(
+            connection,
+            keys=keys,
+            collection_id=row.id,
+            version=version,
+            values=merged,
+            deadline=row.due_at or row.expires_at,
+            now=now,
+        )
         connection.execute(
             update(collections)
             .where(collections.c.id == row.id)

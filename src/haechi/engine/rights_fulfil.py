@@ -82,6 +82,7 @@ class RightsFulfilMixin(RightsMixin):
         kind: str | None = None,
         due_before: datetime | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[RequestInfo]:
         """Requests by due date: all for the officer and auditors, a handler's own purposes."""
         require_role(actor, Role.PRIVACY_OFFICER, Role.HANDLER, Role.AUDITOR)
@@ -91,9 +92,16 @@ class RightsFulfilMixin(RightsMixin):
             raise InvalidInput("kind is not a request kind", field="kind")
         if due_before is not None and due_before.tzinfo is None:
             raise InvalidInput("due_before must give its UTC offset", field="due_before")
+        if offset < 0:
+            raise InvalidInput("offset is 0 or more", field="offset")
         with self.transaction() as connection:
             found = rows.list_rows(
-                connection, state=state, kind=kind, due_before=due_before, limit=limit
+                connection,
+                state=state,
+                kind=kind,
+                due_before=due_before,
+                limit=limit,
+                offset=offset,
             )
             listed = [
                 rows.info(connection, row)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import cast
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from haechi.access.decision import Actor, Reason
@@ -16,11 +18,14 @@ from haechi.engine.base import (
 )
 from haechi.engine.policy import PolicyMixin
 from haechi.errors import AccessDenied, Conflict, IntegrityFailure, InvalidInput
-from haechi.policy.schema import ItemKind, hold_purpose
+from haechi.policy.loader import LoadedPolicy
+from haechi.policy.schema import ItemKind, Purpose, hold_purpose
 from haechi.retention import destruction, records
 from haechi.retention.destruction import ShredResult
-from haechi.storage.prepared import raw_transaction
+from haechi.storage.keyring import StaleEpoch
+from haechi.storage.prepared import raw_transaction, translated_errors
 from haechi.subjects import service as subjects
+from haechi.subjects.collector import SealedCollection, seal_collection
 from haechi.subjects.service import CollectionInfo, CollectResult, ConsentEvidence
 from haechi.subjects.values import CleanValue
 
@@ -48,6 +53,55 @@ class SubjectsMixin(PolicyMixin):
         With ``replace`` False, data already on file for the purpose is kept and
         :class:`haechi.subjects.collecting.OnFile` names it.
         """
+        now = self.clock()
+        policy = self.versions.current(now).loaded
+        declared, values = self._collection_values(
+            purpose=purpose, items=items, consent=consent, actor=actor, policy=policy
+        )
+        for attempt in range(3):
+            # All the work that needs no database (digests, data key, seals) is done
+            # before the transaction opens: on SQLite it holds the one write lock.
+            sealed = self._sealed_collection(
+                policy=policy,
+                now=now,
+                purpose=declared,
+                purpose_id=purpose,
+                values=values,
+                consent=consent,
+                channel=channel,
+                source=source,
+                actor=actor,
+            )
+            try:
+                with raw_transaction(self.database) as cursor:
+                    return self._collector.store(cursor, sealed, keys=self.keys, replace=replace)
+            except StaleEpoch as stale:
+                # The key job retired the epoch key since it was looked up: wrap again.
+                self._stale_epoch(stale, attempt)
+            except IntegrityError:
+                # Two collections for the same new person raced to create the
+                # subject; the loser retries and finds the winner's subject.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stale_epoch(self, stale: StaleEpoch, attempt: int) -> None:
+        self._epochs.forget(stale.epoch_id)
+        if attempt == 2:
+            raise Conflict(
+                "the data key's epoch key kept changing; try again", code="COLLECT_RETRY"
+            ) from None
+
+    def _collection_values(
+        self,
+        *,
+        purpose: str,
+        items: Mapping[str, object],
+        consent: ConsentEvidence,
+        actor: Actor,
+        policy: LoadedPolicy | None = None,
+    ) -> tuple[Purpose, Mapping[str, CleanValue]]:
+        """The checks of :meth:`collect` before any write: the actor, the items, consent."""
         if not actor.may_serve(purpose):
             with self.transaction() as connection:
                 refusal = self._refused(
@@ -59,34 +113,59 @@ class SubjectsMixin(PolicyMixin):
                 )
             assert refusal is not None
             raise refusal
+        loaded = policy or self.versions.current(self.clock()).loaded
         declared, values = subjects.validate_collection(
-            self.policy.policy, purpose=purpose, values=items, consent=consent
+            loaded.policy, purpose=purpose, values=items, consent=consent
         )
         self._refuse_identifiers_in_text(values)
-        for attempt in range(3):
-            try:
-                with self.transaction() as connection:
-                    return subjects.collect(
-                        connection,
-                        policy=self.policy,
-                        keys=self.keys,
-                        index=self._index,
-                        purpose=declared,
-                        purpose_id=purpose,
-                        values=values,
-                        consent=consent,
-                        channel=channel,
-                        source=source,
-                        actor=actor,
-                        now=self.clock(),
-                        replace=replace,
-                    )
-            except IntegrityError:
-                # Two collections for the same new person raced to create the
-                # subject; the loser retries and finds the winner's subject.
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return declared, values
+
+    def _sealed_collection(
+        self,
+        *,
+        policy: LoadedPolicy,
+        now: datetime,
+        purpose: Purpose,
+        purpose_id: str,
+        values: Mapping[str, CleanValue],
+        consent: ConsentEvidence,
+        channel: str,
+        source: str | None,
+        actor: Actor,
+    ) -> SealedCollection:
+        """What the collector stores, made before the transaction opens.
+
+        ``policy`` is the version the values were validated under, in force at ``now``.
+        """
+        return seal_collection(
+            policy=policy,
+            index=self._index,
+            epochs=self._epochs,
+            purpose=purpose,
+            purpose_id=purpose_id,
+            values=values,
+            consent=consent,
+            channel=channel,
+            source=source,
+            actor=actor,
+            now=now,
+        )
+
+    def _collect_on(
+        self, connection: Connection, sealed: SealedCollection, *, replace: bool
+    ) -> CollectResult:
+        """Store ``sealed`` (:meth:`_sealed_collection`) in the caller's transaction.
+
+        The statements of :meth:`collect`, on the DBAPI cursor of the caller's connection
+        (so in its transaction), in a savepoint: a refusal leaves nothing behind. A
+        :class:`StaleEpoch` goes to the caller, to seal again in a new transaction.
+        """
+        cursor = connection.connection.cursor()
+        try:
+            with connection.begin_nested(), translated_errors(self.database):
+                return self._collector.store(cursor, sealed, keys=self.keys, replace=replace)
+        finally:
+            cursor.close()
 
     def _refuse_identifiers_in_text(self, values: Mapping[str, CleanValue]) -> None:
         if not self.settings.collect.refuse_identifiers_in_text:

@@ -49,6 +49,7 @@ _RULES = {
     "failed_logins": "many failed logins for one account",
     "request_due_soon": "a person's request is due within two days",
     "request_overdue": "a person's request is past its due date",
+    "incident_deadline": "an incident's 72-hour deadline is less than a day away, notices unsent",
 }
 
 

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from haechi.access.decision import Actor
 from haechi.engine import Engine, PublishedVersion
-from haechi.errors import AccessDenied, NotFound
 from haechi.mail import Notifier
+from haechi.mail.contacts import bilingual_message, read_address
 from haechi.policy.schema import Policy
 from haechi.policy.versions import EFFECTIVE_ZONE, PurposeChange
 
@@ -101,34 +100,16 @@ def notice_message(
     if where:
         ko.append(f"변경된 처리방침: {where}")
         en.append(f"The new policy: {where}")
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = (
-        f"[{policy.controller.name.ko}] 개인정보 처리방침 변경 안내 / Changes to our privacy policy"
+    return bilingual_message(
+        sender=sender,
+        recipient=recipient,
+        subject=(
+            f"[{policy.controller.name.ko}] 개인정보 처리방침 변경 안내 / "
+            "Changes to our privacy policy"
+        ),
+        ko=ko,
+        en=en,
     )
-    message.set_content("\n".join([*ko, "", "—", "", *en]) + "\n")
-    return message
-
-
-def _address(engine: Engine, subject_id: str, purposes: set[str], n: int) -> str | None:
-    """The subject's email, read for the notice under a purpose that holds it."""
-    contacts = sorted(engine.notice_contacts(subject_id), key=lambda pair: pair[0] not in purposes)
-    for purpose, item in contacts:
-        actor = Actor(name=NOTICE_ACTOR, kind="system", purposes=frozenset({purpose}))
-        try:
-            values = engine.use(
-                actor=actor,
-                subject_id=subject_id,
-                purpose=purpose,
-                items=[item],
-                reason=f"policy change notice, version {n}",
-            )
-        except (AccessDenied, NotFound):
-            continue
-        if item in values:
-            return values[item]
-    return None
 
 
 def mail_policy_notices(engine: Engine, notifier: Notifier, n: int) -> NoticeResult:
@@ -139,7 +120,13 @@ def mail_policy_notices(engine: Engine, notifier: Notifier, n: int) -> NoticeRes
         by_subject.setdefault(target.subject_id, {})[target.purpose] = target.change
     mailed = unreachable = 0
     for subject_id, changes in by_subject.items():
-        address = _address(engine, subject_id, set(changes), n)
+        address = read_address(
+            engine,
+            subject_id,
+            actor_name=NOTICE_ACTOR,
+            preferred=set(changes),
+            reason=f"policy change notice, version {n}",
+        )
         if address is None:
             unreachable += 1
             continue

@@ -14,12 +14,19 @@ import logging
 from collections.abc import Callable
 from email.message import EmailMessage
 
+from sqlalchemy import Connection
+
 from haechi.engine import SYSTEM, Engine
 from haechi.mail import Notifier
+from haechi.mail.outbox import OnSent, StepQueue, deliver_due, enqueue, enqueue_on
 from haechi.policy.schema import Policy
 from haechi.rights.models import CodeMail, ResultMail, SubjectExport
 
 __all__ = [
+    "CODE",
+    "ON_SENT",
+    "RESULT",
+    "AnswerQueue",
     "ExportRenderer",
     "code_message",
     "deliver_code",
@@ -28,6 +35,10 @@ __all__ = [
 ]
 
 _log = logging.getLogger("haechi.mail")
+
+# Kinds of outbox messages about requests.
+CODE = "code"
+RESULT = "result"
 
 ExportRenderer = Callable[[SubjectExport, str], str]
 """Renders an export as an HTML page in a language (``haechi.web.render_export``)."""
@@ -140,18 +151,65 @@ def result_message(
 
 
 def deliver_code(engine: Engine, notifier: Notifier | None, mail: CodeMail) -> None:
-    """Mail a one-time code; a failure is logged by its type only (never the address)."""
-    if notifier is None:
-        _log.error("a request code could not be mailed: no mail server is set")
-        return
-    minutes = int(engine.request_rules.code_ttl.total_seconds() // 60)
+    """Queue a one-time code and send it now if the mail server takes it.
+
+    A code the server does not take stays in the outbox (:mod:`haechi.mail.outbox`)
+    until it does, or until the code expires; a failure is logged by type only.
+    """
+    ttl = engine.request_rules.code_ttl
     message = code_message(
-        mail, policy=engine.policy.policy, sender=engine.settings.mail.sender, minutes=minutes
+        mail,
+        policy=engine.policy.policy,
+        sender=engine.settings.mail.sender,
+        minutes=int(ttl.total_seconds() // 60),
     )
-    try:
-        notifier.send(message)
-    except Exception as exc:
-        _log.error("a request code could not be mailed: %s", type(exc).__name__)
+    queued = enqueue(
+        engine, message, kind=CODE, reference=mail.request_id, expires_at=engine.clock() + ttl
+    )
+    if notifier is None:
+        _log.error("a request code waits in the outbox: no mail server is set")
+        return
+    deliver_due(engine, notifier, only=queued)
+
+
+def _delivered(connection: Connection, engine: Engine, request_id: str | None) -> None:
+    if request_id is not None:
+        engine.record_delivery_on(connection, request_id, actor=SYSTEM)
+
+
+ON_SENT: dict[str, OnSent] = {RESULT: _delivered}
+"""What the outbox records once a request's mail went: an answer's delivery."""
+
+
+class AnswerQueue(StepQueue):
+    """Queues a request's answer in the outbox inside the step that decides it.
+
+    Passed as ``queue=`` to ``complete_request``, ``refuse_request`` and
+    ``postpone_request`` (an :data:`~haechi.rights.models.AnswerHook`): the answer
+    commits with the request's new state, so a server killed right after the step
+    still holds the answer, and the outbox job sends it. :meth:`send` then tries
+    at once what was queued.
+    """
+
+    on_sent = ON_SENT
+    what = "a request answer"
+
+    def __init__(self, engine: Engine, renderer: ExportRenderer | None = None) -> None:
+        super().__init__(engine)
+        self.renderer = renderer
+
+    def __call__(self, connection: Connection, mail: ResultMail) -> None:
+        """Store the answer sealed in the caller's transaction."""
+        engine = self.engine
+        message = result_message(
+            mail,
+            policy=engine.policy.policy,
+            sender=engine.settings.mail.sender,
+            renderer=self.renderer,
+        )
+        self.queued.append(
+            enqueue_on(connection, engine, message, kind=RESULT, reference=mail.request_id)
+        )
 
 
 def deliver_result(
@@ -160,17 +218,12 @@ def deliver_result(
     mail: ResultMail,
     renderer: ExportRenderer | None = None,
 ) -> bool:
-    """Mail a request's answer, then record it as delivered; whether it went."""
-    if notifier is None:
-        _log.error("a request answer could not be mailed: no mail server is set")
-        return False
-    message = result_message(
-        mail, policy=engine.policy.policy, sender=engine.settings.mail.sender, renderer=renderer
-    )
-    try:
-        notifier.send(message)
-    except Exception as exc:
-        _log.error("a request answer could not be mailed: %s", type(exc).__name__)
-        return False
-    engine.record_delivery(mail.request_id, actor=SYSTEM)
-    return True
+    """Queue a request's answer (in a transaction of its own) and send it now if it can.
+
+    Surfaces that carry a request out pass an :class:`AnswerQueue` to the step
+    instead, so that the answer commits with it.
+    """
+    queue = AnswerQueue(engine, renderer)
+    with engine.transaction() as connection:
+        queue(connection, mail)
+    return queue.send(notifier)

@@ -40,13 +40,16 @@ class Period:
         return self.text
 
 
-def parse_period(text: str) -> Period:
-    """Parse ``PnYnMnWnD``; raise ValueError naming the expected form otherwise."""
+def parse_period(text: str, *, allow_zero: bool = False) -> Period:
+    """Parse ``PnYnMnWnD``; raise ValueError naming the expected form otherwise.
+
+    A zero period (``P0D``) is refused unless ``allow_zero`` (a backup window may be none).
+    """
     match = _PERIOD.fullmatch(text.strip().upper()) if isinstance(text, str) else None
     if match is None or not any(match.groups()):
         raise ValueError(f"{text!r} is not an ISO-8601 duration such as P1Y, P6M or P30D")
     years, months, weeks, days = (int(group or 0) for group in match.groups())
     period = Period(years=years, months=months, days=days + 7 * weeks, text=text.strip().upper())
-    if period.approx_days <= 0:
+    if period.approx_days <= 0 and not allow_zero:
         raise ValueError(f"{text!r} is zero: a retention period must be longer than zero")
     return period

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, and_, case, func, or_, select
 
 from haechi.access.roles import Role
 from haechi.audit.monitor import DOWNLOAD_ACTIONS, READ_ACTIONS, Alert, list_alerts
+from haechi.reports.breaches import incident_figures
 from haechi.reports.quarters import REPORT_TIMEZONE, Quarter
 from haechi.storage.rights_tables import rights_requests
 from haechi.storage.tables import (
@@ -69,6 +70,7 @@ class QuarterlyFigures:
     verification: dict[str, Any]
     policy_versions: dict[str, Any]
     register: dict[str, Any] = field(default_factory=dict)
+    incidents: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The figures as JSON."""
@@ -350,4 +352,5 @@ def quarterly_figures(
         staff_per_purpose=staff_per_purpose(connection, purposes),
         verification=verification,
         policy_versions=versions(connection, quarter),
+        incidents=incident_figures(connection, quarter, limit=MAX_ROWS),
     )

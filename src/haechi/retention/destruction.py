@@ -1,8 +1,10 @@
 """Destroying one collection by crypto-shredding: the data key goes, then the ciphertexts.
 
-Once the wrapped data key is deleted, no copy of the ciphertexts (a backup, an old
-WAL frame, a replica) can be opened again: recoverability no longer depends on when
-the database reuses or vacuums the freed pages.
+Once the wrapped data key is deleted, the installation can no longer open the
+ciphertexts (an old WAL frame, a dead tuple): recoverability no longer depends on when
+the database reuses or vacuums the freed pages. Copies taken before (backups) still
+hold the wrapped key; its epoch key is marked, and the key job destroys that epoch
+key once the backup window has passed (:mod:`haechi.storage.keyring`).
 
 Data separated under a legal hold is kept by a statute, not by its purpose: before
 the hold ends nobody destroys it, and afterwards only the hold's own purpose
@@ -18,11 +20,13 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select, update
 
 from haechi.access.decision import Actor, CollectionState, Reason
+from haechi.crypto.epochs import Store
 from haechi.errors import NotFound
 from haechi.policy.schema import hold_purpose
 from haechi.retention.identifiers import forget_identifiers
 from haechi.retention.separation import delete_separated
-from haechi.storage.tables import collections, data_keys, items, separated_items
+from haechi.storage.keyring import shred_keys
+from haechi.storage.tables import collections, items, separated_items
 
 __all__ = ["LEGAL_HOLD", "DestructionTarget", "ShredResult", "lock_target", "refusal", "shred"]
 
@@ -106,10 +110,10 @@ def shred(connection: Connection, target: DestructionTarget, *, now: datetime) -
     result = ShredResult(target.id, target.subject_id, target.purpose, names, already, separated)
     # A stale copy may sit in the separated store beside live data (a sweep that
     # stopped between its two steps): it goes too.
-    delete_separated(connection, [target.id])
+    delete_separated(connection, [target.id], now=now)
     if already:
         return result
-    connection.execute(delete(data_keys).where(data_keys.c.collection_id == target.id))
+    shred_keys(connection, Store.MAIN, [target.id], now)
     connection.execute(delete(items).where(items.c.collection_id == target.id))
     connection.execute(
         update(collections)

@@ -15,8 +15,11 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select, updat
 
 from haechi.access.decision import CollectionState
 from haechi.audit.events import event_values
+from haechi.crypto.epochs import Store
+from haechi.crypto.keys import KeyProvider
 from haechi.policy.schema import Policy
 from haechi.retention.plan import LIVE_STATES
+from haechi.storage.keyring import open_data_key, shred_keys, wrap_data_key
 from haechi.storage.tables import (
     audit_events,
     collections,
@@ -26,7 +29,14 @@ from haechi.storage.tables import (
     separated_keys,
 )
 
-__all__ = ["copy_to_separated", "delete_separated", "item_names", "let_go", "purge_separated"]
+__all__ = [
+    "copy_to_separated",
+    "delete_separated",
+    "hold_until",
+    "item_names",
+    "let_go",
+    "purge_separated",
+]
 
 _INSERT_EVENTS = insert(audit_events)
 _SET_HOLD = (
@@ -52,17 +62,63 @@ def item_names(connection: Connection, table: Any, ids: list[str]) -> dict[str, 
     return names
 
 
-def copy_to_separated(connection: Connection, ids: list[str]) -> None:
-    """Copy the sealed items and wrapped keys of ``ids`` to the separated store (redoable)."""
-    delete_separated(connection, ids)
-    connection.execute(
-        insert(separated_keys).from_select(
-            ["collection_id", "key_id", "wrapped"],
+def hold_until(policy: Policy, row: Row[Any]) -> datetime:
+    """When the legal hold of a due collection (its ``purpose`` and ``due_at``) ends."""
+    hold = policy.purposes[row.purpose].legal_hold
+    assert hold is not None
+    return hold.retention_period.after(row.due_at)
+
+
+def copy_to_separated(
+    connection: Connection,
+    rows: list[Row[Any]],
+    *,
+    keys: KeyProvider,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """Copy the sealed items of ``rows`` to the separated store, their keys re-wrapped (redoable).
+
+    The separated store has its own key hierarchy: each data key is unwrapped from
+    its main-store epoch and wrapped again under the separated store's epoch key of
+    the hold's end, so no key of the main store opens held data, nor the reverse.
+    ``rows`` carry id, purpose and due_at.
+    """
+    ids = [row.id for row in rows]
+    delete_separated(connection, ids, now=now)
+    wrapped = {
+        key.collection_id: key
+        for key in connection.execute(
             select(data_keys.c.collection_id, data_keys.c.key_id, data_keys.c.wrapped).where(
                 data_keys.c.collection_id.in_(ids)
-            ),
+            )
         )
-    )
+    }
+    copies = []
+    for row in rows:
+        key = wrapped.get(row.id)
+        if key is None:
+            continue
+        data_key = open_data_key(
+            keys,
+            store=Store.MAIN,
+            key_id=key.key_id,
+            wrapped=bytes(key.wrapped),
+            collection_id=row.id,
+        )
+        copies.append(
+            wrap_data_key(
+                connection,
+                keys,
+                store=Store.SEPARATED,
+                collection_id=row.id,
+                deadline=hold_until(policy, row),
+                now=now,
+                data_key=data_key,
+            )
+        )
+    if copies:
+        connection.execute(insert(separated_keys), copies)
     connection.execute(
         insert(separated_items).from_select(
             ["collection_id", "name", "sealed"],
@@ -104,21 +160,19 @@ def let_go(
         else:
             stale.append(now_row.id)
     if stale:
-        delete_separated(connection, stale)
+        delete_separated(connection, stale, now=now)
     if not unchanged:
         return 0
     ids = [row.id for row in unchanged]
     names = item_names(connection, items, ids)
-    connection.execute(delete(data_keys).where(data_keys.c.collection_id.in_(ids)))
+    # The main store's wrapped keys go as if destroyed: copies taken before must not
+    # keep opening the data with main-store keys once the backup window has passed.
+    shred_keys(connection, Store.MAIN, ids, now)
     connection.execute(delete(items).where(items.c.collection_id.in_(ids)))
-    hold_until = {}
-    for row in unchanged:
-        hold = policy.purposes[row.purpose].legal_hold
-        assert hold is not None
-        hold_until[row.id] = hold.retention_period.after(row.due_at)
+    until = {row.id: hold_until(policy, row) for row in unchanged}
     connection.execute(
         _SET_HOLD,
-        [{"b_id": row.id, "b_hold_until": hold_until[row.id], "b_now": now} for row in unchanged],
+        [{"b_id": row.id, "b_hold_until": until[row.id], "b_now": now} for row in unchanged],
     )
     connection.execute(
         _INSERT_EVENTS,
@@ -131,7 +185,7 @@ def let_go(
                 collection_id=row.id,
                 purpose=row.purpose,
                 items=names.get(row.id, []),
-                reason=f"legal hold until {hold_until[row.id].date().isoformat()}",
+                reason=f"legal hold until {until[row.id].date().isoformat()}",
             )
             for row in unchanged
         ],
@@ -139,7 +193,7 @@ def let_go(
     return len(unchanged)
 
 
-def purge_separated(connection: Connection) -> None:
+def purge_separated(connection: Connection, *, now: datetime) -> None:
     """Delete separated rows of destroyed collections.
 
     On SQLite a transaction over both files is atomic in each file but not across
@@ -160,10 +214,10 @@ def purge_separated(connection: Connection) -> None:
             ).scalars()
         )
     if orphans:
-        delete_separated(connection, sorted(orphans))
+        delete_separated(connection, sorted(orphans), now=now)
 
 
-def delete_separated(connection: Connection, ids: list[str]) -> None:
-    """Delete the separated copies (key first, then items) of ``ids``."""
-    connection.execute(delete(separated_keys).where(separated_keys.c.collection_id.in_(ids)))
+def delete_separated(connection: Connection, ids: list[str], *, now: datetime) -> None:
+    """Delete the separated copies (key first, its epoch marked, then items) of ``ids``."""
+    shred_keys(connection, Store.SEPARATED, ids, now)
     connection.execute(delete(separated_items).where(separated_items.c.collection_id.in_(ids)))

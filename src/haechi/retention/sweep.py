@@ -29,11 +29,15 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, select
 from sqlalchemy import Engine as SqlEngine
 
+from haechi.crypto.epochs import Store
+from haechi.crypto.keys import KeyProvider
+from haechi.errors import ConfigurationError
 from haechi.policy.schema import Policy
 from haechi.retention.certify import Batch, certify
 from haechi.retention.plan import LIVE_STATES, METHOD, Plan, Progress, StepHook, SweepReport
 from haechi.retention.separation import copy_to_separated, delete_separated, let_go, purge_separated
-from haechi.storage.tables import collections, data_keys, items
+from haechi.storage.keyring import shred_keys
+from haechi.storage.tables import collections, items
 
 __all__ = ["LIVE_STATES", "METHOD", "Progress", "StepHook", "SweepReport", "Sweeper"]
 
@@ -45,6 +49,8 @@ class Sweeper:
 
     ``between`` is called between the steps of each chunk (see
     :data:`~haechi.retention.plan.StepHook`); a sweep in service passes none.
+    ``keys`` re-wrap data keys moving to the separated store: a sweeper without them
+    destroys only (one with work to separate refuses to start).
     """
 
     def __init__(
@@ -52,12 +58,14 @@ class Sweeper:
         database: SqlEngine,
         *,
         policy: Policy,
+        keys: KeyProvider | None = None,
         name: str = "sweep",
         chunk_size: int = 2000,
         between: StepHook | None = None,
     ):
         self.database = database
         self.policy = policy
+        self.keys = keys
         self.name = name
         self.chunk_size = chunk_size
         self.plan = Plan(policy)
@@ -92,7 +100,7 @@ class Sweeper:
                 ", ".join(report.overdue_ids),
             )
         with self.database.begin() as connection:
-            purge_separated(connection)
+            purge_separated(connection, now=now)
         batch = Batch()
         report.separated = self._separate(now, counts.to_separate, progress)
         destroyed = self._destroy_separated(now, batch, counts.hold_ended, progress)
@@ -142,7 +150,11 @@ class Sweeper:
                 rows = self._claim(connection, condition, columns)
                 if not rows:
                     break
-                copy_to_separated(connection, [row.id for row in rows])
+                if self.keys is None:
+                    raise ConfigurationError("a sweep that separates data needs the key provider")
+                copy_to_separated(
+                    connection, list(rows), keys=self.keys, policy=self.policy, now=now
+                )
                 if self._postgres:
                     self._step("copied", [row.id for row in rows])
                     moved += self._let_go(connection, rows, now)
@@ -172,7 +184,7 @@ class Sweeper:
                 ids = [row.id for row in rows]
                 done += self._certify(connection, ids, now, batch, separated=True)
                 self._step("certified", ids)
-                delete_separated(connection, ids)
+                delete_separated(connection, ids, now=now)
             if progress:
                 progress("destroy held", done, total)
         return done
@@ -191,7 +203,7 @@ class Sweeper:
                 ids = [row.id for row in rows]
                 done += self._certify(connection, ids, now, batch, separated=False)
                 # The key first: without it the ciphertexts are noise, wherever copies are.
-                connection.execute(delete(data_keys).where(data_keys.c.collection_id.in_(ids)))
+                shred_keys(connection, Store.MAIN, ids, now)
                 connection.execute(delete(items).where(items.c.collection_id.in_(ids)))
             if progress:
                 progress("destroy", done, total)

@@ -2,8 +2,16 @@
 
 A complaint hangs on one collection under the ``complaints`` purpose, which holds
 the petitioner's name and contact (collected through the normal, consent-checked
-path). This module holds the complaint's metadata, its queries and its mail; the
-sealed thread is in :mod:`haechi.rights.complaints_thread`.
+path). This module holds the complaint's metadata, its queries, the intake caps and
+what the result mail carries (the mail itself is built and queued by
+:mod:`haechi.mail.complaints`); the sealed thread is in
+:mod:`haechi.rights.complaints_thread`.
+
+Public intakes are capped per source address and per petitioner email (by the
+email's blind index, never the address). The cap's count and the complaint's insert
+run in one transaction that, on PostgreSQL, first takes transaction-scoped advisory
+locks on the source and on the email: intakes arriving at once cannot all read a count
+under the cap and each add a complaint.
 
 Every function takes an open connection and never commits; messages never reach an
 exception message, a log line or an audit event.
@@ -15,24 +23,25 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from email.message import EmailMessage
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 
 from haechi.access.grants import account, held_purposes
 from haechi.access.roles import Role
 from haechi.errors import Conflict, InvalidInput, NotFound
 from haechi.storage.complaints_tables import complaints
+from haechi.storage.mail_tables import mail_outbox
 from haechi.storage.tables import collections
 
 __all__ = [
     "DELIVERIES",
+    "INTAKE_PER_EMAIL_PER_DAY",
     "INTAKE_PER_SOURCE_PER_HOUR",
+    "MAIL_KIND",
     "MAX_MESSAGE",
     "PURPOSE",
     "VERIFICATIONS",
@@ -41,16 +50,17 @@ __all__ = [
     "Intake",
     "IntakeLimited",
     "MessageKind",
-    "MessageSender",
+    "ResultHook",
+    "ResultMail",
     "ThreadMessage",
     "assignable",
     "decoy_intake",
     "get_complaint",
-    "intakes_since",
+    "intake_capped",
     "list_complaints",
     "message_problem",
     "open_complaint",
-    "result_message",
+    "result_queued",
     "set_fields",
     "token_matches",
 ]
@@ -60,6 +70,10 @@ MAX_MESSAGE = 4000
 """Characters in one message of a thread (a petition, a reply, a result)."""
 INTAKE_PER_SOURCE_PER_HOUR = 10
 """Public intakes accepted from one source address in an hour."""
+INTAKE_PER_EMAIL_PER_DAY = 20
+"""Public intakes accepted for one petitioner email (from any source) in a day."""
+MAIL_KIND = "complaint_result"
+"""The outbox kind of a complaint's result mail (its reference is the complaint id)."""
 DELIVERIES = frozenset({"mail", "post", "phone", "fax", "in_person"})
 VERIFICATIONS = frozenset({"phone", "document", "in_person", "reply_mail"})
 _TOKEN_PREFIX = "hcc_"  # noqa: S105 (a prefix, not a secret)
@@ -83,16 +97,23 @@ class MessageKind(StrEnum):
 
 
 class IntakeLimited(Conflict):
-    """Too many public intakes from one source address within the hour."""
+    """Too many public intakes from one source address, or for one email, lately."""
 
     code = "RATE_LIMITED"
 
 
-class MessageSender(Protocol):
-    """Something that delivers a mail (``haechi.mail.SmtpNotifier`` is one)."""
+@dataclass(frozen=True)
+class ResultMail:
+    """A complaint's result to mail to the petitioner's confirmed email."""
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver ``message``."""
+    complaint_id: str
+    address: str
+    result: str
+
+
+ResultHook = Callable[[Connection, ResultMail], object]
+"""Takes a complaint's result mail inside the transaction of the step that makes it (the
+surface stores it sealed in the outbox there), so it is stored, or not, with the step."""
 
 
 @dataclass(frozen=True)
@@ -160,14 +181,54 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-def intakes_since(connection: Connection, *, source: str, since: datetime) -> int:
-    """How many complaints came from ``source`` since ``since`` (the rate limit's count)."""
+# The two-key advisory lock space of the intake caps (codes use 0x48430001 and 2).
+_SOURCE_LOCK = 0x48430011
+_EMAIL_LOCK = 0x48430012
+
+
+def _lock_caps(connection: Connection, source: str | None, email_digest: bytes | None) -> None:
+    """Serialise public intakes per source, then per email (always in that order)."""
+    if connection.dialect.name != "postgresql":
+        return  # SQLite transactions here begin IMMEDIATE: writers are serialised already.
+    keys: list[tuple[int, bytes]] = []
+    if source is not None:
+        keys.append((_SOURCE_LOCK, hashlib.sha256(source.encode()).digest()))
+    if email_digest is not None:
+        keys.append((_EMAIL_LOCK, email_digest))
+    for lock_class, digest in keys:
+        connection.execute(
+            select(
+                func.pg_advisory_xact_lock(
+                    lock_class, int.from_bytes(digest[:4], "big", signed=True)
+                )
+            )
+        )
+
+
+def _intakes(connection: Connection, condition: ColumnElement[bool], since: datetime) -> int:
     return int(
         connection.execute(
-            select(func.count()).where(
-                complaints.c.received_from == source, complaints.c.received_at >= since
-            )
+            select(func.count()).where(condition, complaints.c.received_at >= since)
         ).scalar_one()
+    )
+
+
+def intake_capped(
+    connection: Connection, *, source: str | None, email_digest: bytes | None, now: datetime
+) -> bool:
+    """Whether a public intake is past a cap; call in the transaction that then inserts it.
+
+    Locks first (PostgreSQL), so the count holds until that transaction ends.
+    """
+    _lock_caps(connection, source, email_digest)
+    if source is not None and (
+        _intakes(connection, complaints.c.received_from == source, now - timedelta(hours=1))
+        >= INTAKE_PER_SOURCE_PER_HOUR
+    ):
+        return True
+    return email_digest is not None and (
+        _intakes(connection, complaints.c.email_digest == email_digest, now - timedelta(days=1))
+        >= INTAKE_PER_EMAIL_PER_DAY
     )
 
 
@@ -178,6 +239,7 @@ def open_complaint(
     subject_id: str,
     channel: str,
     received_from: str | None,
+    email_digest: bytes | None = None,
     now: datetime,
 ) -> Intake:
     """Record a complaint on its collection; its thread starts with :func:`start_thread`."""
@@ -193,6 +255,7 @@ def open_complaint(
             received_at=now,
             updated_at=now,
             received_from=received_from,
+            email_digest=email_digest,
             status_token_hash=_token_digest(token),
         )
     )
@@ -283,20 +346,16 @@ def token_matches(connection: Connection, complaint_id: str, token: str) -> Comp
     return info if hmac.compare_digest(stored, _token_digest(token)) else None
 
 
-def result_message(
-    info: ComplaintInfo, result: str, *, sender: str, recipient: str, contacts: Sequence[str]
-) -> EmailMessage:
-    """The mail telling a petitioner the result: the complaint id and the result only."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = f"[민원/Complaint] {info.id}"
-    lines = [
-        f"민원 {info.id} 처리 결과를 알려 드립니다. / The result of your complaint {info.id}:",
-        "",
-        result,
-        "",
-        *contacts,
-    ]
-    message.set_content("\n".join(lines))
-    return message
+def result_queued(connection: Connection, complaint_id: str) -> bool:
+    """Whether the complaint's result mail waits in the outbox, not yet sent."""
+    return (
+        connection.execute(
+            select(mail_outbox.c.id).where(
+                mail_outbox.c.kind == MAIL_KIND,
+                mail_outbox.c.reference == complaint_id,
+                mail_outbox.c.sent_at.is_(None),
+                mail_outbox.c.expired_at.is_(None),
+            )
+        ).first()
+        is not None
+    )

@@ -19,10 +19,11 @@ from haechi.errors import Conflict
 from haechi.rights.complaints import ComplaintInfo, MessageKind, ThreadMessage
 from haechi.storage.complaints_tables import complaint_keys, complaint_messages
 
-__all__ = ["add_message", "read_thread", "start_thread"]
+__all__ = ["add_message", "key_context", "read_thread", "start_thread"]
 
 
-def _key_context(complaint_id: str, collection_id: str) -> bytes:
+def key_context(complaint_id: str, collection_id: str) -> bytes:
+    """Associated data of a complaint's wrapped key: the complaint and its collection."""
     return f"complaint|{complaint_id}|{collection_id}".encode()
 
 
@@ -46,7 +47,7 @@ def start_thread(
             complaint_id=complaint_id,
             collection_id=collection_id,
             key_id=keys.key_id,
-            wrapped=keys.wrap(data_key, context=_key_context(complaint_id, collection_id)),
+            wrapped=keys.wrap(data_key, context=key_context(complaint_id, collection_id)),
         )
     )
     _insert_message(
@@ -91,7 +92,7 @@ def _sealer(connection: Connection, keys: KeyProvider, info: ComplaintInfo) -> S
     ).scalar_one_or_none()
     if wrapped is None:
         return None
-    return Sealer(keys.unwrap(bytes(wrapped), context=_key_context(info.id, info.collection_id)))
+    return Sealer(keys.unwrap(bytes(wrapped), context=key_context(info.id, info.collection_id)))
 
 
 def add_message(

@@ -28,6 +28,7 @@ __all__ = [
     "REPRESENTATIVE",
     "add",
     "create_key",
+    "key_context",
     "listing",
     "read",
     "shred",
@@ -44,13 +45,18 @@ def _context(request_id: str, document_id: str, kind: str) -> bytes:
     return f"haechi-rights|{request_id}|{document_id}|{kind}".encode()
 
 
+def key_context(request_id: str) -> bytes:
+    """Associated data of a request's wrapped key."""
+    return f"rights|{request_id}".encode()
+
+
 def create_key(connection: Connection, *, keys: KeyProvider, request_id: str) -> None:
     """Make and store the request's data key."""
     connection.execute(
         insert(rights_request_keys).values(
             request_id=request_id,
             key_id=keys.key_id,
-            wrapped=keys.wrap(new_data_key(), context=f"rights|{request_id}".encode()),
+            wrapped=keys.wrap(new_data_key(), context=key_context(request_id)),
         )
     )
 
@@ -61,7 +67,7 @@ def _aead(connection: Connection, keys: KeyProvider, request_id: str) -> AESGCM:
     ).scalar()
     if wrapped is None:
         raise NotFound("the request's documents are destroyed", code="REQUEST_PURGED")
-    return AESGCM(keys.unwrap(bytes(wrapped), context=f"rights|{request_id}".encode()))
+    return AESGCM(keys.unwrap(bytes(wrapped), context=key_context(request_id)))
 
 
 def add(

@@ -20,19 +20,19 @@ from sqlalchemy import Connection, Table, select
 
 from haechi.access.decision import CollectionState
 from haechi.crypto.envelope import Sealer, item_context
+from haechi.crypto.epochs import Store
 from haechi.crypto.keys import KeyProvider
+from haechi.storage.keyring import key_table, open_data_key
 from haechi.storage.rights_tables import rights_requests
 from haechi.storage.tables import (
     audit_events,
     collections,
     consents,
-    data_keys,
     destruction_certificates,
     holds,
     items,
     policy_versions,
     separated_items,
-    separated_keys,
 )
 
 __all__ = ["MAX_ACCESS_RECORDS", "build_export", "open_items"]
@@ -58,14 +58,23 @@ def open_items(
 
     With ``names``, only those items are opened.
     """
-    key_table: Table = separated_keys if separated else data_keys
+    store = Store.SEPARATED if separated else Store.MAIN
+    table = key_table(store)
     item_table: Table = separated_items if separated else items
-    wrapped = connection.execute(
-        select(key_table.c.wrapped).where(key_table.c.collection_id == collection_id)
-    ).scalar()
-    if wrapped is None:
+    key = connection.execute(
+        select(table.c.key_id, table.c.wrapped).where(table.c.collection_id == collection_id)
+    ).first()
+    if key is None:
         return {}
-    sealer = Sealer(keys.unwrap(bytes(wrapped), context=collection_id.encode()))
+    sealer = Sealer(
+        open_data_key(
+            keys,
+            store=store,
+            key_id=key.key_id,
+            wrapped=bytes(key.wrapped),
+            collection_id=collection_id,
+        )
+    )
     query = select(item_table.c.name, item_table.c.sealed).where(
         item_table.c.collection_id == collection_id
     )
@@ -82,11 +91,21 @@ def open_items(
 
 def _collections(connection: Connection, keys: KeyProvider, subject_id: str) -> list[Any]:
     listed: list[dict[str, Any]] = []
-    rows = connection.execute(
-        select(collections)
-        .where(collections.c.subject_id == subject_id)
-        .order_by(collections.c.collected_at, collections.c.id)
-    ).all()
+    # Each row is read, then its key, then its items: three statements, each with its
+    # own snapshot on PostgreSQL. Locked (shared) until the answer is built, no
+    # collection is destroyed, separated, corrected or given again in between, which
+    # would answer "active" with no items, or with a key that no longer opens them.
+    # Locked in the order corrections and deletions lock them (purpose, id), so the
+    # two never wait on each other in a cycle; the sweep skips what is locked.
+    rows = sorted(
+        connection.execute(
+            select(collections)
+            .where(collections.c.subject_id == subject_id)
+            .order_by(collections.c.purpose, collections.c.id)
+            .with_for_update(read=True)
+        ).all(),
+        key=lambda row: (row.collected_at, row.id),
+    )
     held: dict[str, list[dict[str, Any]]] = {}
     if rows:
         for hold in connection.execute(

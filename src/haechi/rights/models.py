@@ -7,13 +7,17 @@ request): both exist only in memory, for the surface that sends them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Connection
+
 __all__ = [
     "CLOSED",
+    "AnswerHook",
     "CodeMail",
     "Delivery",
     "Kind",
@@ -240,3 +244,8 @@ class ResultMail:
     lang: str
     export: SubjectExport | None = None
     outcome: dict[str, Any] = field(default_factory=dict)
+
+
+AnswerHook = Callable[[Connection, ResultMail], object]
+"""Takes a request's answer inside the transaction that decides it (the surface queues
+it in the outbox there), so the answer is stored, or not, with the request's new state."""

@@ -212,6 +212,7 @@ def list_rows(
     kind: str | None,
     due_before: datetime | None,
     limit: int,
+    offset: int = 0,
 ) -> list[Row[Any]]:
     """Requests by due date, filtered; at most ``limit`` (itself at most MAX_LISTED)."""
     query = (
@@ -219,6 +220,7 @@ def list_rows(
         .where(rights_requests.c.purged_at.is_(None))
         .order_by(rights_requests.c.due_at, rights_requests.c.id)
         .limit(min(limit, MAX_LISTED))
+        .offset(offset)
     )
     if state is not None:
         query = query.where(rights_requests.c.state == state)

@@ -37,6 +37,12 @@ complaints = Table(
         nullable=True,
         comment="Source address of a public intake (rate limit)",
     ),
+    Column(
+        "email_digest",
+        LargeBinary,
+        nullable=True,
+        comment="Blind index of a public intake's email (its cap), never the address",
+    ),
     Column("status_token_hash", String(64), nullable=False, unique=True),
     Column("assigned_to", String(100), nullable=True, comment="Staff username of the handler"),
     Column("assigned_at", UtcDateTime, nullable=True),
@@ -51,6 +57,7 @@ complaints = Table(
     Column("delivered_at", UtcDateTime, nullable=True),
     Index(None, "state", "received_at"),
     Index(None, "received_from", "received_at"),
+    Index(None, "email_digest", "received_at"),
 )
 
 complaint_keys = Table(

@@ -16,9 +16,18 @@ from sqlalchemy.exc import ArgumentError
 from haechi.errors import ConfigurationError
 from haechi.storage.tables import SEPARATED_SCHEMA
 
-__all__ = ["SEPARATED_FILE", "create_db_engine", "normalize_url"]
+__all__ = [
+    "BACKGROUND_AUTOCHECKPOINT",
+    "CONNECT_TIMEOUT_SECONDS",
+    "SEPARATED_FILE",
+    "checkpoint",
+    "create_db_engine",
+    "normalize_url",
+]
 
 SEPARATED_FILE = "separated.db"
+#: How long a new PostgreSQL connection may take before the attempt fails.
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def normalize_url(url: str) -> str:
@@ -29,8 +38,28 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, secure_delete, foreign keys, the separated file."""
+#: SQLite's automatic checkpoint threshold (WAL pages) on the connections of a server
+#: that checkpoints in the background (:func:`checkpoint`): a bound, not the rule.
+BACKGROUND_AUTOCHECKPOINT = 10_000
+
+
+def create_db_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 20,
+    max_overflow: int = 10,
+    autocheckpoint: int | None = None,
+) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, secure_delete, foreign keys, the separated file.
+
+    The pool keeps ``pool_size`` connections: a request thread that finds none idle
+    opens an overflow connection (up to ``max_overflow``), which is closed after use.
+    On SQLite that costs the ATTACH and the pragmas each time, several times the
+    request's own work (docs/benchmarks.md), so the pool should hold a connection for
+    every request thread. ``autocheckpoint`` (SQLite) sets the WAL size, in pages, past
+    which a committing connection checkpoints (SQLite's default: 1,000).
+    """
     url = normalize_url(url)
     try:
         parsed = make_url(url)
@@ -45,18 +74,34 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             for path in (Path(database), Path(database).with_name(SEPARATED_FILE)):
                 _private_files(path)
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        if database and database != ":memory:":
+            # A memory database keeps one connection per thread (SingletonThreadPool).
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
         engine = create_engine(url, **kwargs)
         separated = (
             str(Path(database).with_name(SEPARATED_FILE))
             if database and database != ":memory:"
             else ":memory:"
         )
-        event.listen(engine, "connect", partial(_sqlite_pragmas, separated=separated))
+        event.listen(
+            engine,
+            "connect",
+            partial(_sqlite_pragmas, separated=separated, autocheckpoint=autocheckpoint),
+        )
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ConfigurationError("Haechi runs on SQLite or PostgreSQL")
-    kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Pre-ping replaces a connection the server dropped (a restart) before it is used;
+    # the timeouts bound the wait for a server that is down: a request fails in seconds
+    # (503, see haechi.api.errors) instead of hanging.
+    kwargs.update(
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+    )
     return create_engine(url, **kwargs)
 
 
@@ -98,7 +143,9 @@ def _owner_only(fd: int) -> None:
             os.fchmod(fd, mode & ~(stat.S_IRWXG | stat.S_IRWXO))
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, separated: str) -> None:
+def _sqlite_pragmas(
+    dbapi_connection: Any, _record: Any, *, separated: str, autocheckpoint: int | None = None
+) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -115,6 +162,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, separated: str) -> N
     cursor.execute("PRAGMA busy_timeout=30000")
     # Reads through a shared memory map instead of a read() call per page.
     cursor.execute("PRAGMA mmap_size=268435456")
+    if autocheckpoint is not None:
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
     cursor.close()
 
 
@@ -125,3 +174,27 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     # `sqlite_deferred` only reads, and takes no lock at all (WAL snapshot).
     deferred = connection.get_execution_options().get("sqlite_deferred", False)
     connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def checkpoint(engine: Engine) -> tuple[int, int]:
+    """SQLite: copy what the WAL holds into the database files, without blocking anyone.
+
+    A PASSIVE checkpoint of the main and the separated file: it copies what no reader
+    still needs, waits for no lock, and lets writers go on. Returns the WAL's frames and
+    how many of them are now in the database file (summed over both files).
+    """
+    dbapi = engine.raw_connection()
+    try:
+        cursor = dbapi.cursor()
+        try:
+            frames = copied = 0
+            for schema in ("main", SEPARATED_SCHEMA):
+                cursor.execute(f"PRAGMA {schema}.wal_checkpoint(PASSIVE)")
+                row = cursor.fetchone()  # (busy, WAL frames, frames copied); -1: no WAL
+                if row is not None:
+                    frames, copied = frames + max(row[1], 0), copied + max(row[2], 0)
+            return frames, copied
+        finally:
+            cursor.close()
+    finally:
+        dbapi.close()

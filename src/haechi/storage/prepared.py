@@ -10,16 +10,19 @@ measured several times the database's own work (see docs/benchmarks.md).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, ReturnsRows
 
-__all__ = ["PreparedStatement", "raw_transaction"]
+__all__ = ["PreparedStatement", "raw_read", "raw_transaction", "translated_errors"]
 
 Processor = Callable[[Any], Any] | None
 
@@ -68,6 +71,10 @@ class PreparedStatement:
         """Run the statement on ``cursor``."""
         cursor.execute(self.sql, self.parameters(values))
 
+    def execute_many(self, cursor: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per row of ``rows``, in one driver call."""
+        cursor.executemany(self.sql, [self.parameters(values) for values in rows])
+
     def fetch(
         self, cursor: Any, values: Mapping[str, Any], *, convert: bool = True
     ) -> list[tuple[Any, ...]]:
@@ -93,33 +100,120 @@ class PreparedStatement:
 
 
 @contextmanager
-def raw_transaction(engine: Engine) -> Iterator[Any]:
-    """A DBAPI cursor inside one transaction on a pooled connection.
+def translated_errors(engine: Engine) -> Iterator[None]:
+    """Raise the driver's errors as SQLAlchemy's (``OperationalError`` and the rest).
 
-    SQLite connections run in autocommit mode (see ``database.py``), so the
-    transaction is opened with BEGIN IMMEDIATE, as Core transactions are; psycopg
-    opens one implicitly on the first statement.
+    Core wraps them on its own connections; here the DBAPI is called directly, so the
+    same exception classes reach callers and the API's handlers (a database that went
+    down is a 503, not an unexpected error).
     """
-    dbapi = engine.raw_connection()
+    error = engine.dialect.loaded_dbapi.Error
     try:
-        cursor = dbapi.cursor()
-        sqlite = engine.dialect.name == "sqlite"
-        if sqlite:
-            cursor.execute("BEGIN IMMEDIATE")
+        yield
+    except error as exc:
+        raise DBAPIError.instance(
+            None,
+            None,
+            exc,
+            error,
+            connection_invalidated=engine.dialect.is_disconnect(exc, None, None),
+        ) from exc
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.Lock:
+    """The lock this process's writers to ``engine`` (SQLite) queue on, one per engine."""
+    with _WRITERS_LOCK:
+        lock = _WRITERS.get(engine)
+        if lock is None:
+            lock = _WRITERS[engine] = threading.Lock()
+        return lock
+
+
+@contextmanager
+def raw_transaction(engine: Engine) -> Iterator[Any]:
+    """A DBAPI cursor inside one transaction, committed on success, rolled back on error.
+
+    On SQLite (autocommit at the driver, see ``database.py``) the
+    transaction is opened with BEGIN IMMEDIATE, as Core transactions are; psycopg
+    opens one implicitly on the first statement. On SQLite the threads of this process
+    first queue on a lock of their own: a thread waiting in SQLite's busy handler
+    sleeps and polls (up to 100 ms between tries) and may lose the write lock to
+    newcomers again and again, which left some requests waiting for seconds; a thread
+    waiting on the lock is woken as soon as the writer before it is done. Other
+    processes (the sealer, the CLI) still meet at SQLite's own lock.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with translated_errors(engine):
+        # Checked out and returned outside the lock: the pool's work is not the
+        # writers' queue (each request thread has a pooled connection of its own).
+        dbapi = engine.raw_connection()
         try:
-            yield cursor
-        except BaseException:
-            if sqlite:
-                cursor.execute("ROLLBACK")
-            else:
-                dbapi.rollback()
-            raise
-        else:
-            if sqlite:
-                cursor.execute("COMMIT")
-            else:
-                dbapi.commit()
+            cursor = dbapi.cursor()
+            try:
+                with _writer_lock(engine) if sqlite else nullcontext():
+                    if sqlite:
+                        cursor.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield cursor
+                    except BaseException as exc:
+                        _end(dbapi, cursor, engine, exc, sqlite=sqlite)
+                        raise
+                    if sqlite:
+                        cursor.execute("COMMIT")
+                    else:
+                        dbapi.commit()
+            finally:
+                cursor.close()
         finally:
-            cursor.close()
-    finally:
-        dbapi.close()
+            dbapi.close()
+
+
+def _discarded(dbapi: Any, cursor: Any, engine: Engine, exc: BaseException) -> bool:
+    """Whether ``exc`` says the server dropped the connection; if so it is discarded."""
+    if isinstance(exc, engine.dialect.loaded_dbapi.Error) and engine.dialect.is_disconnect(
+        exc, dbapi.dbapi_connection, cursor
+    ):
+        dbapi.invalidate(exc)
+        return True
+    return False
+
+
+def _end(dbapi: Any, cursor: Any, engine: Engine, exc: BaseException, *, sqlite: bool) -> None:
+    """Roll back after ``exc``; a connection the server dropped is discarded, not pooled."""
+    if _discarded(dbapi, cursor, engine, exc):
+        return
+    error = engine.dialect.loaded_dbapi.Error
+    try:
+        if sqlite:
+            cursor.execute("ROLLBACK")
+        else:
+            dbapi.rollback()
+    except error:
+        dbapi.invalidate()
+
+
+@contextmanager
+def raw_read(engine: Engine) -> Iterator[Any]:
+    """A DBAPI cursor for reads only, on a pooled connection, taking no write lock.
+
+    On SQLite (autocommit, see ``database.py``) each statement reads its own WAL
+    snapshot and no transaction is begun; on PostgreSQL the implicit transaction is
+    rolled back when the connection goes back to the pool.
+    """
+    with translated_errors(engine):
+        dbapi = engine.raw_connection()
+        try:
+            cursor = dbapi.cursor()
+            try:
+                yield cursor
+            except BaseException as exc:
+                _discarded(dbapi, cursor, engine, exc)
+                raise
+            finally:
+                cursor.close()
+        finally:
+            dbapi.close()

@@ -163,7 +163,13 @@ data_keys = Table(
     "data_keys",
     metadata,
     Column("collection_id", String(ID), ForeignKey("collections.id"), primary_key=True),
-    Column("key_id", String(50), nullable=False, comment="Master key that wrapped it"),
+    Column(
+        "key_id",
+        String(50),
+        nullable=False,
+        index=True,
+        comment="Epoch key that wrapped it (before epochs: the master key)",
+    ),
     Column("wrapped", LargeBinary, nullable=False),
     sqlite_with_rowid=False,
 )
@@ -284,7 +290,12 @@ separated_keys = Table(
     "separated_keys",
     metadata,
     Column("collection_id", String(ID), primary_key=True),
-    Column("key_id", String(50), nullable=False, comment="Master key that wrapped it"),
+    Column(
+        "key_id",
+        String(50),
+        nullable=False,
+        comment="Separated-store epoch key that wrapped it (before epochs: the master key)",
+    ),
     Column("wrapped", LargeBinary, nullable=False),
     schema=SEPARATED_SCHEMA,
     sqlite_with_rowid=False,
@@ -300,9 +311,13 @@ separated_items = Table(
     sqlite_with_rowid=False,
 )
 
-# Staff, the sealed log, rights requests and complaints have modules of their own (for size);
-# their tables join the same metadata and are importable from here as before.
+# Staff, the sealed log, rights requests, complaints, incidents, key epochs and the mail
+# outbox have modules of their own (for size); their tables join the same metadata and
+# are importable from here.
 from haechi.storage import complaints_tables as _complaints_tables  # noqa: E402, F401
+from haechi.storage import incidents_tables as _incidents_tables  # noqa: E402, F401
+from haechi.storage import key_tables as _key_tables  # noqa: E402, F401
+from haechi.storage import mail_tables as _mail_tables  # noqa: E402, F401
 from haechi.storage import report_tables as _report_tables  # noqa: E402, F401
 from haechi.storage import rights_tables as _rights_tables  # noqa: E402, F401
 from haechi.storage.log_tables import (  # noqa: E402

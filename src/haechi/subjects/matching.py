@@ -5,7 +5,7 @@ index (``subject_lookups``: HMAC digest → subject), where an email digest belo
 one subject at most (a unique index) and a phone digest may belong to several, since
 a phone is sometimes a shared office line.
 
-Matching a collection to a subject (:func:`match_or_create_subject`):
+Matching a collection to a subject (:meth:`SubjectMatcher.match_or_create_subject`):
 
 - The new data has an email: the subject holding that email, or a new subject. A
   phone never decides then: a phone-only match to a subject with another email, or
@@ -30,36 +30,64 @@ subjects is ambiguous: the engine refuses it rather than pick one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    LargeBinary,
+    Select,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Dialect
 
 from haechi.access.decision import Actor, CollectionState
 from haechi.crypto.blind_index import BlindIndex
 from haechi.errors import Conflict, InvalidInput
 from haechi.policy.schema import ItemKind, Policy, split_hold_purpose
+from haechi.storage.prepared import PreparedStatement
 from haechi.storage.tables import collections, subject_lookups, subjects
 from haechi.subjects.models import SubjectLookup
 from haechi.subjects.values import CleanValue, identifier
 
-__all__ = ["find_subject", "lookup_digests", "match_or_create_subject"]
+__all__ = ["SubjectMatcher", "find_subject", "lookup_digests"]
 
-_EMAIL_HOLDERS = (
-    select(subject_lookups.c.subject_id)
-    .where(
-        subject_lookups.c.digest.in_(bindparam("digests", expanding=True)),
-        subject_lookups.c.kind == ItemKind.EMAIL.value,
+
+def _email_holders(digests: list[BindParameter[bytes]]) -> Select[Any]:
+    return (
+        select(subject_lookups.c.subject_id)
+        .where(
+            subject_lookups.c.digest.in_(digests),
+            subject_lookups.c.kind == ItemKind.EMAIL.value,
+        )
+        .distinct()
     )
-    .distinct()
-)
-# A switchboard number may be shared by thousands: two holders are enough to know.
-_PHONE_HOLDERS = (
-    select(subject_lookups.c.subject_id)
-    .where(subject_lookups.c.digest.in_(bindparam("digests", expanding=True)))
-    .distinct()
-    .limit(2)
-)
+
+
+def _phone_holders(digests: list[BindParameter[bytes]]) -> Select[Any]:
+    # A switchboard number may be shared by thousands: two holders are enough to know.
+    return (
+        select(subject_lookups.c.subject_id)
+        .where(subject_lookups.c.digest.in_(digests))
+        .distinct()
+        .limit(2)
+    )
+
+
+def _held_by(digests: list[BindParameter[bytes]]) -> Select[Any]:
+    return select(subject_lookups.c.digest).where(
+        subject_lookups.c.subject_id == bindparam("subject_id"),
+        subject_lookups.c.digest.in_(digests),
+    )
+
+
 _HAS_EMAIL = (
     select(subject_lookups.c.digest)
     .where(
@@ -68,12 +96,10 @@ _HAS_EMAIL = (
     )
     .limit(1)
 )
-_HELD_BY = select(subject_lookups.c.digest).where(
-    subject_lookups.c.subject_id == bindparam("subject_id"),
-    subject_lookups.c.digest.in_(bindparam("digests", expanding=True)),
+_INSERT_SUBJECT = insert(subjects).values(id=bindparam("id"), created_at=bindparam("created_at"))
+_INSERT_LOOKUP = insert(subject_lookups).values(
+    digest=bindparam("digest"), kind=bindparam("kind"), subject_id=bindparam("subject_id")
 )
-_INSERT_SUBJECT = insert(subjects)
-_INSERT_LOOKUPS = insert(subject_lookups)
 
 _LIVE = [
     state.value
@@ -93,41 +119,72 @@ def lookup_digests(
     return digests
 
 
-def match_or_create_subject(
-    connection: Connection, *, digests: Mapping[bytes, str], now: datetime
-) -> str:
-    """The subject these identifiers belong to (rules in the module docstring)."""
-    emails = [digest for digest, kind in digests.items() if kind == ItemKind.EMAIL.value]
-    subject_id: str | None = None
-    if emails:
-        by_email = list(connection.execute(_EMAIL_HOLDERS, {"digests": emails}).scalars())
-        if len(by_email) > 1:
-            raise Conflict(
-                "the email addresses given belong to different subjects",
-                field="items",
-                code="IDENTIFIERS_DISAGREE",
-            )
-        subject_id = by_email[0] if by_email else None
-    elif digests:
-        by_phone = list(connection.execute(_PHONE_HOLDERS, {"digests": list(digests)}).scalars())
-        if len(by_phone) == 1:
-            has_email = connection.execute(_HAS_EMAIL, {"subject_id": by_phone[0]}).first()
-            subject_id = by_phone[0] if has_email is None else None
-    held: set[bytes] = set()
-    if subject_id is None:
-        subject_id = str(uuid.uuid4())
-        connection.execute(_INSERT_SUBJECT, {"id": subject_id, "created_at": now})
-    elif digests:
-        rows = connection.execute(_HELD_BY, {"subject_id": subject_id, "digests": list(digests)})
-        held = {bytes(digest) for digest in rows.scalars()}
-    new = [
-        {"digest": digest, "kind": kind, "subject_id": subject_id}
-        for digest, kind in digests.items()
-        if digest not in held
-    ]
-    if new:
-        connection.execute(_INSERT_LOOKUPS, new)
-    return subject_id
+class SubjectMatcher:
+    """:func:`match_or_create_subject` on a DBAPI cursor, with statements prepared once.
+
+    A statement with an ``IN`` list is prepared once per list length (at most the
+    number of identifying items the policy declares).
+    """
+
+    def __init__(self, dialect: Dialect):
+        self._dialect = dialect
+        self._has_email = PreparedStatement(_HAS_EMAIL, dialect)
+        self._insert_subject = PreparedStatement(_INSERT_SUBJECT, dialect)
+        self._insert_lookup = PreparedStatement(_INSERT_LOOKUP, dialect)
+        self._listed: dict[tuple[str, int], PreparedStatement] = {}
+
+    def _with_list(
+        self, build: Callable[[list[BindParameter[bytes]]], Select[Any]], digests: list[bytes]
+    ) -> tuple[PreparedStatement, dict[str, bytes]]:
+        key = (build.__name__, len(digests))
+        prepared = self._listed.get(key)
+        if prepared is None:
+            names = [bindparam(f"d{i}", type_=LargeBinary()) for i in range(len(digests))]
+            prepared = self._listed.setdefault(key, PreparedStatement(build(names), self._dialect))
+        return prepared, {f"d{i}": digest for i, digest in enumerate(digests)}
+
+    def match_or_create_subject(
+        self, cursor: Any, *, digests: Mapping[bytes, str], now: datetime
+    ) -> tuple[str, bool]:
+        """The subject these identifiers belong to (rules in the module docstring).
+
+        Returns the subject's id and whether it was created (then it has no collection).
+        """
+        emails = [digest for digest, kind in digests.items() if kind == ItemKind.EMAIL.value]
+        subject_id: str | None = None
+        if emails:
+            statement, values = self._with_list(_email_holders, emails)
+            by_email = [row[0] for row in statement.fetch(cursor, values)]
+            if len(by_email) > 1:
+                raise Conflict(
+                    "the email addresses given belong to different subjects",
+                    field="items",
+                    code="IDENTIFIERS_DISAGREE",
+                )
+            subject_id = by_email[0] if by_email else None
+        elif digests:
+            statement, values = self._with_list(_phone_holders, list(digests))
+            by_phone = [row[0] for row in statement.fetch(cursor, values)]
+            if len(by_phone) == 1:
+                has_email = self._has_email.fetch(cursor, {"subject_id": by_phone[0]})
+                subject_id = by_phone[0] if not has_email else None
+        held: set[bytes] = set()
+        created = subject_id is None
+        if subject_id is None:
+            subject_id = str(uuid.uuid4())
+            self._insert_subject.execute(cursor, {"id": subject_id, "created_at": now})
+        elif digests:
+            statement, values = self._with_list(_held_by, list(digests))
+            rows = statement.fetch(cursor, {**values, "subject_id": subject_id})
+            held = {bytes(row[0]) for row in rows}
+        new = [
+            {"digest": digest, "kind": kind, "subject_id": subject_id}
+            for digest, kind in digests.items()
+            if digest not in held
+        ]
+        if new:
+            self._insert_lookup.execute_many(cursor, new)
+        return subject_id, created
 
 
 def find_subject(

@@ -20,9 +20,11 @@ from sqlalchemy.engine import Dialect
 from haechi.access.decision import Actor, CollectionState, CollectionView, decide
 from haechi.audit.events import declared_names, event_values, prepared_insert
 from haechi.crypto.envelope import Sealer, item_context
+from haechi.crypto.epochs import Store
 from haechi.crypto.keys import KeyProvider
 from haechi.errors import AccessDenied, HaechiError, NotFound
 from haechi.policy.schema import Policy, split_hold_purpose
+from haechi.storage.keyring import open_data_key
 from haechi.storage.prepared import PreparedStatement
 from haechi.storage.tables import (
     collections,
@@ -61,6 +63,7 @@ def _read_statement(keys: Table, sealed_items: Table) -> Select[Any]:
             collections.c.due_at,
             collections.c.accomplished_at,
             collections.c.key_version,
+            keys.c.key_id,
         )
         .select_from(
             collections.outerjoin(keys, keys.c.collection_id == collections.c.id).outerjoin(
@@ -80,7 +83,7 @@ _READ_SEPARATED = _read_statement(separated_keys, separated_items)
 (_ID, _STATE, _EXPIRES, _CONSENTED, _COLLECTED, _HOLDS, _WRAPPED, _NAME, _SEALED, _HOLD_UNTIL) = (
     range(10)
 )
-_DUE, _ACCOMPLISHED, _KEY_VERSION = 10, 11, 12
+_DUE, _ACCOMPLISHED, _KEY_VERSION, _KEY_ID = 10, 11, 12, 13
 
 _SUBJECT = select(subjects.c.id).where(subjects.c.id == bindparam("subject_id"))
 
@@ -167,7 +170,14 @@ class ItemReader:
             error = AccessDenied(decision.reason.value, decision.message, audit_event_id=event_id)
             return ReadOutcome(event_id, error)
         collection_id, version = chosen[0][_ID], chosen[0][_KEY_VERSION]
-        sealer = Sealer(keys.unwrap(bytes(chosen[0][_WRAPPED]), context=collection_id.encode()))
+        data_key = open_data_key(
+            keys,
+            store=Store.SEPARATED if for_hold else Store.MAIN,
+            key_id=chosen[0][_KEY_ID],
+            wrapped=bytes(chosen[0][_WRAPPED]),
+            collection_id=collection_id,
+        )
+        sealer = Sealer(data_key)
         wanted_set = set(names)
         values = {
             row[_NAME]: sealer.open(

@@ -1,6 +1,7 @@
 """Subjects and their collections: the service functions the engine calls.
 
-Collection lives in :mod:`haechi.subjects.collecting`, subject identity and lookups in
+Validating a collection lives in :mod:`haechi.subjects.collecting`, storing one in
+:mod:`haechi.subjects.collector`, subject identity and lookups in
 :mod:`haechi.subjects.matching`; this module holds a collection's metadata and its
 state changes (holds, suspension, withdrawal of consent) and re-exports the rest, so
 callers import one module. Every function takes an open connection and never
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, case, insert, select, update
 
@@ -19,7 +21,7 @@ from haechi.access.decision import CollectionState
 from haechi.errors import Conflict, NotFound
 from haechi.policy.loader import LoadedPolicy
 from haechi.storage.tables import collections, consents, holds
-from haechi.subjects.collecting import collect, validate_collection
+from haechi.subjects.collecting import validate_collection
 from haechi.subjects.matching import find_subject
 from haechi.subjects.models import CollectionInfo, CollectResult, ConsentEvidence, SubjectLookup
 
@@ -28,12 +30,12 @@ __all__ = [
     "CollectionInfo",
     "ConsentEvidence",
     "SubjectLookup",
-    "collect",
     "find_subject",
     "get_collection",
     "place_hold",
     "release_hold",
     "set_suspended",
+    "subject_collections",
     "validate_collection",
     "withdraw_consent",
 ]
@@ -44,6 +46,23 @@ def get_collection(connection: Connection, collection_id: str) -> CollectionInfo
     row = connection.execute(select(collections).where(collections.c.id == collection_id)).first()
     if row is None:
         raise NotFound("no such collection", field="collection_id")
+    return _info(row)
+
+
+def subject_collections(
+    connection: Connection, subject_id: str, *, limit: int = 100
+) -> list[CollectionInfo]:
+    """A subject's collections, newest first (metadata only)."""
+    rows = connection.execute(
+        select(collections)
+        .where(collections.c.subject_id == subject_id)
+        .order_by(collections.c.collected_at.desc(), collections.c.id)
+        .limit(limit)
+    )
+    return [_info(row) for row in rows]
+
+
+def _info(row: Any) -> CollectionInfo:
     return CollectionInfo(
         id=row.id,
         subject_id=row.subject_id,

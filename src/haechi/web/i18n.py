@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from haechi.errors import InvalidInput
+from haechi.web.static import static_url
 
 __all__ = [
     "FORMATS",
@@ -94,4 +95,5 @@ def environment(language: str, fmt: str) -> Environment:
     env.filters["text"] = markdown_escape if fmt == "md" else _html_text
     env.filters["link"] = _markdown_link if fmt == "md" else _html_link
     env.globals["lang"] = language
+    env.globals["static"] = static_url
     return env

@@ -8,9 +8,6 @@ banner naming the upcoming version and its effective date.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -20,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from haechi.engine import Engine, PublishedVersion
 from haechi.policy.versions import EFFECTIVE_ZONE
 from haechi.web.i18n import LANGUAGES, environment
+from haechi.web.pages import html_response
 from haechi.web.policy_document import render_policy
 
 __all__ = ["MAX_VERSION", "preferred_language", "router"]
@@ -29,7 +27,6 @@ router = APIRouter(include_in_schema=False)
 #: the highest version number a path may name (anything above is refused unread)
 MAX_VERSION = 1_000_000
 _LANGUAGE_NAMES = {"ko": "한국어", "en": "English"}
-_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 # Only so much of the header is read: it is the client's text.
 _MAX_ACCEPT = 200
 
@@ -96,25 +93,8 @@ def _chrome(engine: Engine, *, lang: str, path: str) -> dict[str, object]:
 
 
 def _page(html: str) -> HTMLResponse:
-    """``html`` with headers that allow nothing but itself (its own inline styles, hashed)."""
-    hashes = " ".join(
-        "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
-        for style in _STYLE.findall(html)
-    )
-    policy = (
-        f"default-src 'self'; style-src 'self' {hashes}; img-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    )
-    return HTMLResponse(
-        html,
-        headers={
-            "Content-Security-Policy": policy,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "X-Frame-Options": "DENY",
-            "Cache-Control": "no-cache",
-        },
-    )
+    # The policy is public and changes rarely: caches may keep it, but ask each time.
+    return html_response(html, headers={"Cache-Control": "no-cache"})
 
 
 def _with_chrome(document: str, chrome: str) -> str:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, status
 from haechi.access.decision import Actor
 from haechi.api.deps import ERRORS, BearerDep, EngineDep, IpDep, password_changer, secret_of
 from haechi.api.schemas import LoginIn, LoginOut, PasswordChangeIn
+from haechi.errors import PermissionDenied
 
 __all__ = ["router"]
 
@@ -31,8 +32,13 @@ def login(body: LoginIn, engine: EngineDep, ip: IpDep) -> LoginOut:
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
 def logout(engine: EngineDep, credentials: BearerDep, ip: IpDep) -> None:
-    """End the calling staff session."""
-    engine.logout(secret_of(credentials), source_ip=ip)
+    """End the calling staff session (also one still on a one-time password)."""
+    secret = secret_of(credentials)
+    # A valid API token is no session to end: refused as a token (403), not as a bad secret.
+    actor = engine.authenticate(secret, password_change=True, source_ip=ip)
+    if actor.kind != "staff":
+        raise PermissionDenied("only a staff session logs out", code="ROLE_REQUIRED")
+    engine.logout(secret, source_ip=ip)
 
 
 @router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])

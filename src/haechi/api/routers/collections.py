@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from starlette.concurrency import run_in_threadpool
 
-from haechi.api.deps import ERRORS, ActorDep, EngineDep, IdPath, IpDep
+from haechi.api.deps import ERRORS, ActorDep, Caller, CallerDep, EngineDep, IdPath, IpDep
 from haechi.api.schemas import (
     CollectionCreate,
     CollectionCreated,
@@ -12,30 +13,25 @@ from haechi.api.schemas import (
     CollectionPublic,
     WithdrawIn,
 )
-from haechi.subjects.service import ConsentEvidence
+from haechi.engine import Engine
 
-__all__ = ["router"]
+__all__ = ["collect_now", "router"]
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
 
-@router.post("/collections", status_code=status.HTTP_201_CREATED, response_model=CollectionCreated)
-def create_collection(
-    body: CollectionCreate, engine: EngineDep, actor: ActorDep, ip: IpDep
-) -> CollectionCreated:
-    """Collect a subject's items for one purpose, with consent evidence."""
+def collect_now(engine: Engine, caller: Caller, body: CollectionCreate) -> CollectionCreated:
+    """The collection itself, in a worker thread: authenticate, then collect.
+
+    Called by the route below and by :mod:`haechi.api.hot` (the plain form of the call).
+    """
     result = engine.collect(
         purpose=body.purpose,
         items=body.items,
-        consent=ConsentEvidence(
-            granted=body.consent.granted,
-            method=body.consent.method,
-            text_hash=body.consent.text_hash,
-            source_ip=ip,
-        ),
+        consent=body.consent.evidence(caller.ip),
         channel=body.channel,
         source=body.source,
-        actor=actor,
+        actor=caller.actor(engine),
     )
     return CollectionCreated(
         subject_id=result.subject_id,
@@ -43,6 +39,15 @@ def create_collection(
         expires_at=result.expires_at,
         created=result.created,
     )
+
+
+@router.post("/collections", status_code=status.HTTP_201_CREATED, response_model=CollectionCreated)
+async def create_collection(
+    body: CollectionCreate, engine: EngineDep, caller: CallerDep
+) -> CollectionCreated:
+    """Collect a subject's items for one purpose, with consent evidence."""
+    # Authentication and the collection in one worker thread (see deps.Caller).
+    return await run_in_threadpool(collect_now, engine, caller, body)
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionPublic | CollectionDestroyed)

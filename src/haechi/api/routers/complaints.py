@@ -10,26 +10,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from haechi.access.decision import Actor
 from haechi.api.deps import ERRORS, ActorDep, EngineDep, IdPath, IpDep
-from haechi.api.errors import error_body
+from haechi.api.errors import RETRY_AFTER_SECONDS, error_body
+from haechi.api.routers.public import notifier_of
 from haechi.api.schemas import MAX_ITEMS, ConsentIn, ItemValue, Name, Text
 from haechi.engine import Engine
-from haechi.errors import Conflict, NotFound
-from haechi.mail import SmtpNotifier
+from haechi.errors import NotFound
+from haechi.mail.complaints import ResultQueue
 from haechi.rights.complaints import (
     MAX_MESSAGE,
     PURPOSE,
     ComplaintInfo,
     IntakeLimited,
-    MessageSender,
     ThreadMessage,
 )
-from haechi.subjects.models import ConsentEvidence
 
 __all__ = ["router"]
 
@@ -158,9 +157,17 @@ def _message(message: ThreadMessage) -> MessageOut:
     )
 
 
-def _sender(engine: Engine) -> MessageSender | None:
-    mail = engine.settings.mail
-    return SmtpNotifier(mail) if mail.smtp_host else None
+def _results(engine: Engine, request: Request, background: BackgroundTasks) -> ResultQueue | None:
+    """The outbox queue a step stores the result mail in; sent after the response.
+
+    None without a mail server: the engine then refuses mail (MAIL_DISABLED).
+    """
+    notifier = notifier_of(request)
+    if notifier is None:
+        return None
+    queue = ResultQueue(engine)
+    background.add_task(queue.send, notifier)
+    return queue
 
 
 # -- public ---------------------------------------------------------------------
@@ -179,19 +186,14 @@ def submit(body: ComplaintIn, engine: EngineDep, ip: IpDep) -> ComplaintAccepted
         intake = engine.submit_complaint(
             items=body.items,
             description=body.description,
-            consent=ConsentEvidence(
-                granted=body.consent.granted,
-                method=body.consent.method,
-                text_hash=body.consent.text_hash,
-                source_ip=ip,
-            ),
+            consent=body.consent.evidence(ip),
             actor=actor,
         )
     except IntakeLimited as limited:
         return JSONResponse(
             error_body(limited.message, limited.code),
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            headers={"Retry-After": "3600"},
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
     return ComplaintAccepted(complaint_id=intake.complaint_id, status_token=intake.status_token)
 
@@ -262,22 +264,40 @@ def verify_contact(
 
 
 @router.post("/complaints/{complaint_id}/close", response_model=ComplaintOut)
-def close(complaint_id: IdPath, body: CloseIn, engine: EngineDep, actor: ActorDep) -> ComplaintOut:
-    """Close with the result; by mail to a confirmed address, or recorded as delivered."""
+def close(
+    complaint_id: IdPath,
+    body: CloseIn,
+    engine: EngineDep,
+    actor: ActorDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> ComplaintOut:
+    """Close with the result; mailed to a confirmed address (queued, then sent), or recorded.
+
+    A mailed result shows ``delivered_at`` once the mail server has taken it.
+    """
     info = engine.close_complaint(
         complaint_id,
         result=body.result,
         delivery=body.delivery,
         actor=actor,
-        sender=_sender(engine),
+        queue=_results(engine, request, background),
     )
     return _out(info)
 
 
 @router.post("/complaints/{complaint_id}/deliver", response_model=ComplaintOut)
-def deliver(complaint_id: IdPath, engine: EngineDep, actor: ActorDep) -> ComplaintOut:
-    """Mail again a closed complaint's result whose mail was not delivered."""
-    sender = _sender(engine)
-    if sender is None:
-        raise Conflict("mail is not configured", code="MAIL_DISABLED")
-    return _out(engine.deliver_complaint_result(complaint_id, actor=actor, sender=sender))
+def deliver(
+    complaint_id: IdPath,
+    engine: EngineDep,
+    actor: ActorDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> ComplaintOut:
+    """Queue again the result mail of a closed complaint that was not delivered.
+
+    409 ALREADY_QUEUED while it still waits in the outbox (it goes by itself).
+    """
+    # Without mail the engine answers MAIL_DISABLED, after the caller's grant is checked.
+    queue = _results(engine, request, background)
+    return _out(engine.deliver_complaint_result(complaint_id, actor=actor, queue=queue))

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from haechi.api.deps import ERRORS, ActorDep, EngineDep, IdPath, IpDep
 from haechi.api.schemas import ConsentIn
 from haechi.engine import PublishedVersion
-from haechi.subjects.service import ConsentEvidence
 
 __all__ = ["router"]
 
@@ -74,9 +73,7 @@ def renew_consent(
     """
     renewed = engine.renew_consent(
         collection_id,
-        consent=ConsentEvidence(
-            granted=body.granted, method=body.method, text_hash=body.text_hash, source_ip=ip
-        ),
+        consent=body.evidence(ip),
         actor=actor,
     )
     return ConsentRenewed(

@@ -1,7 +1,8 @@
 """Staff's side of requests: the queue with due dates, and each step of a request.
 
 Handlers act on requests of the purposes they are granted, the privacy officer on
-all; auditors read. Answers that go by mail are sent after the response.
+all; auditors read. An answer that goes by mail is stored in the outbox by the step
+itself (in its transaction) and sent after the response.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from haechi.api.routers.public import PublicRequestIn, notifier_of
 from haechi.api.schemas import Text, _Body
 from haechi.engine import Engine
 from haechi.errors import InvalidInput
-from haechi.mail.requests import deliver_result
-from haechi.rights.models import ResultMail
+from haechi.mail.requests import AnswerQueue
 
 __all__ = ["router"]
 
@@ -79,12 +79,11 @@ class PostponeIn(RefuseIn):
     due_at: datetime
 
 
-def _mail(
-    engine: Engine, request: Request, background: BackgroundTasks, mail: ResultMail | None
-) -> None:
-    if mail is not None:
-        renderer = getattr(request.app.state, "export_renderer", None)
-        background.add_task(deliver_result, engine, notifier_of(request), mail, renderer)
+def _answers(engine: Engine, request: Request, background: BackgroundTasks) -> AnswerQueue:
+    """The outbox queue a step writes its answer to; what it queued is sent after the response."""
+    queue = AnswerQueue(engine, getattr(request.app.state, "export_renderer", None))
+    background.add_task(queue.send, notifier_of(request))
+    return queue
 
 
 def _decoded(attachments: list[AttachmentIn]) -> list[tuple[str, str, bytes]]:
@@ -167,11 +166,11 @@ def complete(
     background: BackgroundTasks,
 ) -> dict[str, Any]:
     """Carry the request out; the answer is mailed, or recorded as sent by post or fax."""
-    _mail(
-        engine,
-        request,
-        background,
-        engine.complete_request(request_id, delivery=body.delivery, actor=actor),
+    engine.complete_request(
+        request_id,
+        delivery=body.delivery,
+        actor=actor,
+        queue=_answers(engine, request, background),
     )
     return engine.request(request_id, actor=actor).to_json()
 
@@ -186,11 +185,12 @@ def refuse(
     background: BackgroundTasks,
 ) -> dict[str, Any]:
     """Refuse the request with its reason; the answer says how to object."""
-    _mail(
-        engine,
-        request,
-        background,
-        engine.refuse_request(request_id, reason=body.reason, note=body.note, actor=actor),
+    engine.refuse_request(
+        request_id,
+        reason=body.reason,
+        note=body.note,
+        actor=actor,
+        queue=_answers(engine, request, background),
     )
     return engine.request(request_id, actor=actor).to_json()
 
@@ -205,13 +205,13 @@ def postpone(
     background: BackgroundTasks,
 ) -> dict[str, Any]:
     """Postpone the answer once, within the original deadline, telling the person."""
-    _mail(
-        engine,
-        request,
-        background,
-        engine.postpone_request(
-            request_id, reason=body.reason, due_at=body.due_at, note=body.note, actor=actor
-        ),
+    engine.postpone_request(
+        request_id,
+        reason=body.reason,
+        due_at=body.due_at,
+        note=body.note,
+        actor=actor,
+        queue=_answers(engine, request, background),
     )
     return engine.request(request_id, actor=actor).to_json()
 

@@ -6,21 +6,48 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, Field
+from starlette.concurrency import run_in_threadpool
 
-from haechi.api.deps import ERRORS, ActorDep, EngineDep, IdPath, IpDep
+from haechi.api.deps import ERRORS, ActorDep, Caller, CallerDep, EngineDep, IdPath, IpDep
 from haechi.api.schemas import MAX_ITEMS, MAX_NAME, ItemsPublic, LookupIn, LookupOut, plain
+from haechi.engine import Engine
 
-__all__ = ["router"]
+__all__ = ["read_items_now", "router"]
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
 
+def read_items_now(
+    engine: Engine,
+    caller: Caller,
+    *,
+    subject_id: str,
+    purpose: str,
+    item: list[str] | None = None,
+    reason: str | None = None,
+    download: bool = False,
+) -> ItemsPublic:
+    """The read itself, in a worker thread: authenticate, then decide, log and decrypt.
+
+    Called by the route below and by :mod:`haechi.api.hot` (the read's plain form).
+    """
+    values = engine.use(
+        actor=caller.actor(engine),
+        subject_id=subject_id,
+        purpose=purpose,
+        items=item,
+        reason=reason,
+        source_ip=caller.ip,
+        download=download,
+    )
+    return ItemsPublic(subject_id=subject_id, purpose=purpose, items=values)
+
+
 @router.get("/subjects/{subject_id}/items", response_model=ItemsPublic)
-def read_items(
+async def read_items(
     subject_id: IdPath,
     engine: EngineDep,
-    actor: ActorDep,
-    ip: IpDep,
+    caller: CallerDep,
     purpose: Annotated[str, Query(min_length=1, max_length=63)],
     item: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=MAX_NAME)]] | None,
@@ -32,16 +59,17 @@ def read_items(
     ] = False,
 ) -> ItemsPublic:
     """Read a subject's items for one purpose: decided, logged, then decrypted."""
-    values = engine.use(
-        actor=actor,
+    # Authentication and the read in one worker thread: a single hop (see deps.Caller).
+    return await run_in_threadpool(
+        read_items_now,
+        engine,
+        caller,
         subject_id=subject_id,
         purpose=purpose,
-        items=item,
+        item=item,
         reason=reason,
-        source_ip=ip,
         download=download,
     )
-    return ItemsPublic(subject_id=subject_id, purpose=purpose, items=values)
 
 
 @router.post("/subjects/lookup", response_model=LookupOut)
