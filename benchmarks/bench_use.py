@@ -6,6 +6,11 @@ in-process. The baseline, measured in the same run, is raw ``sqlite3`` on its ow
 with the same pragmas: select one sealed row by key, AES-256-GCM-decrypt it, insert one
 log row, commit. Rounds alternate between the two; medians are reported.
 
+Two raw ``sqlite3`` rows beside them, also without Haechi's code: Haechi's own schema
+and crypto work (the floor of the design as it is), and the same work on a design with
+one AEAD ciphertext per collection holding all its items (the floor of that design),
+which tells what changing the storage would buy.
+
     python benchmarks/bench_use.py [--subjects 100000] [--calls 2000] [--rounds 7]
 
 With ``--collect`` it times ``Engine.collect`` alone instead: after ``--subjects``
@@ -27,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from rich.console import Console
 from rich.progress import Progress
@@ -40,6 +46,9 @@ from haechi.policy import demo_policy_text, parse_policy
 from haechi.storage.database import create_db_engine
 from haechi.storage.keyring import open_data_key
 from haechi.storage.migrate import upgrade
+from haechi.storage.prepared import PreparedStatement
+from haechi.storage.tables import data_keys
+from haechi.subjects.reads import _read_statement
 
 console = Console()
 PURPOSES = ["service", "complaints", "marketing"]
@@ -227,6 +236,103 @@ def collect_main(args: argparse.Namespace) -> None:
     console.print(table)
 
 
+# One sealed value per collection: all its items, canonical JSON (keys sorted), sealed
+# under the collection's data key and bound to the collection id and key version.
+_ONE_SEALED = sa.Table(
+    "bench_one_sealed",
+    sa.MetaData(),
+    sa.Column("collection_id", sa.String, primary_key=True),
+    sa.Column("name", sa.String),
+    sa.Column("sealed", sa.LargeBinary),
+)
+
+
+def build_one_sealed(engine: Engine, targets: list[tuple[str, str]]) -> str:
+    """Write every target collection's items as one ciphertext; the read's SQL for it.
+
+    The table sits in Haechi's file beside ``items`` (clustered by collection, as
+    ``items`` is); the read is Haechi's own SELECT with that table instead of ``items``.
+    """
+    reader = engine._reader
+    connection = sqlite3.connect(engine.database.url.database, isolation_level=None)
+    connection.execute(
+        "CREATE TABLE bench_one_sealed (collection_id TEXT PRIMARY KEY, name TEXT, "
+        "sealed BLOB NOT NULL) WITHOUT ROWID"
+    )
+    connection.execute("BEGIN")
+    for subject_id, purpose in targets:
+        rows = connection.execute(reader._read.sql, (subject_id, purpose)).fetchall()
+        collection_id, version = rows[0][0], rows[0][12]
+        aead = AESGCM(_data_key(engine, rows[0]))
+        values = {
+            row[7]: aead.decrypt(
+                row[8][:12], row[8][12:], f"haechi-item|{collection_id}|{row[7]}".encode()
+            ).decode()
+            for row in rows
+        }
+        nonce = os.urandom(12)
+        plain = json.dumps(values, sort_keys=True, ensure_ascii=False).encode()
+        context = f"haechi-collection|{collection_id}|{version}".encode()
+        connection.execute(
+            "INSERT INTO bench_one_sealed VALUES (?, '*', ?)",
+            (collection_id, nonce + aead.encrypt(nonce, plain, context)),
+        )
+    connection.execute("COMMIT")
+    connection.close()
+    statement = _read_statement(data_keys, _ONE_SEALED)
+    return PreparedStatement(statement, engine.database.dialect).sql
+
+
+def _data_key(engine: Engine, row: tuple[object, ...]) -> bytes:
+    return open_data_key(
+        engine.keys,
+        store=Store.MAIN,
+        key_id=str(row[13]),
+        wrapped=bytes(row[6]),  # type: ignore[arg-type]
+        collection_id=str(row[0]),
+    )
+
+
+def time_one_sealed(
+    engine: Engine, read_sql: str, targets: list[tuple[str, str]], calls: int, rng: random.Random
+) -> float:
+    """:func:`time_same_schema` on one ciphertext per collection: one row, one decryption."""
+    log_sql = engine._reader._log.sql
+    connection = sqlite3.connect(engine.database.url.database, isolation_level=None)
+    for pragma in ("synchronous=NORMAL", "secure_delete=ON", "mmap_size=268435456"):
+        connection.execute(f"PRAGMA {pragma}")
+    chosen = [rng.choice(targets) for _ in range(calls)]
+    started = time.perf_counter()
+    for subject_id, purpose in chosen:
+        connection.execute("BEGIN IMMEDIATE")
+        rows = connection.execute(read_sql, (subject_id, purpose)).fetchall()
+        collection_id, version, sealed = rows[0][0], rows[0][12], rows[0][8]
+        aead = AESGCM(_data_key(engine, rows[0]))
+        context = f"haechi-collection|{collection_id}|{version}".encode()
+        json.loads(aead.decrypt(sealed[:12], sealed[12:], context))
+        connection.execute(
+            log_sql,
+            (
+                time.time(),
+                "bench",
+                "token",
+                None,
+                subject_id,
+                collection_id,
+                "view",
+                purpose,
+                "[]",
+                None,
+                "allowed",
+                None,
+            ),
+        ).fetchall()
+        connection.execute("COMMIT")
+    elapsed = (time.perf_counter() - started) / calls
+    connection.close()
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=100_000)
@@ -245,18 +351,23 @@ def main() -> None:
         haechi_times: list[float] = []
         baseline_times: list[float] = []
         same_times: list[float] = []
+        one_times: list[float] = []
+        one_sql = build_one_sealed(engine, targets)
         time_haechi(engine, targets, 200, rng)  # warm caches on every side
         time_baseline(connection, aead, ids, 200, rng)
         time_same_schema(engine, targets, 200, rng)
+        time_one_sealed(engine, one_sql, targets, 200, rng)
         for _ in range(args.rounds):
             haechi_times.append(time_haechi(engine, targets, args.calls, rng))
             baseline_times.append(time_baseline(connection, aead, ids, args.calls, rng))
             same_times.append(time_same_schema(engine, targets, args.calls, rng))
+            one_times.append(time_one_sealed(engine, one_sql, targets, args.calls, rng))
         engine.close()
         connection.close()
     haechi_us = statistics.median(haechi_times) * 1e6
     baseline_us = statistics.median(baseline_times) * 1e6
     same_us = statistics.median(same_times) * 1e6
+    one_us = statistics.median(one_times) * 1e6
     table = Table(
         title=f"use() on SQLite, {args.subjects:,} subjects, median of {args.rounds} rounds"
     )
@@ -270,8 +381,12 @@ def main() -> None:
     table.add_row(
         "raw sqlite3, Haechi's schema and crypto", f"{same_us:.1f}", f"{1e6 / same_us:,.0f}"
     )
+    table.add_row(
+        "raw sqlite3, one ciphertext per collection", f"{one_us:.1f}", f"{1e6 / one_us:,.0f}"
+    )
     table.add_row("ratio Haechi / baseline", f"{haechi_us / baseline_us:.2f}×", "target ≤ 2.00×")
     table.add_row("ratio Haechi / same-schema raw", f"{haechi_us / same_us:.2f}×", "")
+    table.add_row("ratio same-schema raw / one-ciphertext raw", f"{same_us / one_us:.2f}×", "")
     table.add_row(
         "Engine.collect()",
         f"{collect_seconds / args.subjects * 1e6:.1f}",
