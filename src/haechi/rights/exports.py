@@ -4,7 +4,7 @@
 dates, state, holds and its items decrypted (from the separated store for data kept
 under a legal hold); the consent history with policy versions; destruction
 certificates; the person's own requests; and who accessed their data, for which
-purpose and when, from the audit log (by ``ix_audit_events_subject_id``, never a
+purpose and when, from the audit log (by ``ix_audit_events_subject_id_id``, never a
 scan). The values are opened for this answer alone: the caller records the export
 as audit events and lets the answer go once it is sent.
 """

@@ -220,7 +220,8 @@ audit_events = Table(
     Column("actor", String(100), nullable=False),
     Column("actor_kind", String(20), nullable=False),
     Column("source_ip", String(45), nullable=True),
-    Column("subject_id", String(ID), nullable=True, index=True),
+    # Found by subject through ix_audit_events_subject_id_id (rights_tables.py).
+    Column("subject_id", String(ID), nullable=True),
     Column("collection_id", String(ID), nullable=True),
     Column("action", String(30), nullable=False),
     Column("purpose", String(63), nullable=True),
