@@ -2,7 +2,8 @@
 
 A serving engine's connections checkpoint themselves only past a bound (10,000 pages),
 every other engine's past SQLite's default (1,000); the job's PASSIVE checkpoint
-copies every frame no reader still needs into the main and the separated file.
+copies every frame no reader still needs into the main and the separated file. A
+serving engine's connections also read without a memory map, every other's through one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from haechi import ConsentEvidence, Engine, Settings
 from haechi.engine import SYSTEM
 from haechi.jobs import SERVER_JOBS
-from haechi.storage.database import BACKGROUND_AUTOCHECKPOINT, checkpoint
+from haechi.storage.database import BACKGROUND_AUTOCHECKPOINT, MEMORY_MAP_BYTES, checkpoint
 from tests.conftest import PERSON
 
 
@@ -30,15 +31,19 @@ def data(tmp_path: Path) -> Path:
     return data
 
 
-def _threshold(engine: Engine) -> int:
+def _pragma(engine: Engine, name: str) -> int:
     dbapi = engine.database.raw_connection()
     try:
         cursor = dbapi.cursor()
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        (pages,) = cursor.fetchone()
-        return int(pages)
+        cursor.execute(f"PRAGMA {name}")
+        (value,) = cursor.fetchone()
+        return int(value)
     finally:
         dbapi.close()
+
+
+def _threshold(engine: Engine) -> int:
+    return _pragma(engine, "wal_autocheckpoint")
 
 
 def test_a_serving_engine_leaves_the_checkpoint_to_its_job(data: Path) -> None:
@@ -75,3 +80,15 @@ def test_without_the_interval_a_serving_engine_checkpoints_as_sqlite_does(data: 
         assert _threshold(serving) == 1000
     finally:
         serving.close()
+
+
+def test_a_serving_engine_reads_without_a_memory_map(data: Path) -> None:
+    """Its many connections would each remap the growing file; one thread gains by it."""
+    serving = Engine.open(Settings.load(data), serving=True)
+    plain = Engine.open(Settings.load(data))
+    try:
+        assert _pragma(serving, "mmap_size") == 0
+        assert _pragma(plain, "mmap_size") == MEMORY_MAP_BYTES
+    finally:
+        serving.close()
+        plain.close()

@@ -90,6 +90,10 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # FastAPI's own OpenTelemetry export stays off: its request spans would carry
+        # paths (a subject's id) and exception details to whatever collector the
+        # host happens to configure, unasked.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     if engine is not None:
         app.state.engine = engine

@@ -152,7 +152,8 @@ class EngineBase:
         ``serving``: for a process of ``haechi serve``, whose checkpoint job copies
         SQLite's WAL into the database in the background (``database.
         checkpoint_interval_seconds``); its connections then checkpoint themselves
-        only past :data:`~haechi.storage.database.BACKGROUND_AUTOCHECKPOINT` pages.
+        only past :data:`~haechi.storage.database.BACKGROUND_AUTOCHECKPOINT` pages,
+        and read the file without a memory map (many connections at once).
         """
         policy = load_policy(settings.policy_path)
         keys = open_key_provider(settings)
@@ -164,6 +165,7 @@ class EngineBase:
             pool_size=settings.database.pool_size,
             max_overflow=settings.database.max_overflow,
             autocheckpoint=BACKGROUND_AUTOCHECKPOINT if background else None,
+            memory_map=not serving,
         )
         if migrate:
             upgrade(database)
