@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import cast
+from functools import partial
+from typing import Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -22,10 +23,12 @@ from haechi.policy.loader import LoadedPolicy
 from haechi.policy.schema import ItemKind, Purpose, hold_purpose
 from haechi.retention import destruction, records
 from haechi.retention.destruction import ShredResult
+from haechi.storage import group_commit
 from haechi.storage.keyring import StaleEpoch
-from haechi.storage.prepared import raw_transaction, translated_errors
+from haechi.storage.prepared import translated_errors
 from haechi.subjects import service as subjects
 from haechi.subjects.collector import SealedCollection, seal_collection
+from haechi.subjects.reads import ReadOutcome
 from haechi.subjects.service import CollectionInfo, CollectResult, ConsentEvidence
 from haechi.subjects.values import CleanValue
 
@@ -73,8 +76,10 @@ class SubjectsMixin(PolicyMixin):
                 actor=actor,
             )
             try:
-                with raw_transaction(self.database) as cursor:
-                    return self._collector.store(cursor, sealed, keys=self.keys, replace=replace)
+                return group_commit.write(
+                    self.database,
+                    partial(self._collector.store, sealed=sealed, keys=self.keys, replace=replace),
+                )
             except StaleEpoch as stale:
                 # The key job retired the epoch key since it was looked up: wrap again.
                 self._stale_epoch(stale, attempt)
@@ -222,21 +227,26 @@ class SubjectsMixin(PolicyMixin):
             source_ip=source_ip,
             download=download,
         )
+
+        # Run in the thread that commits, perhaps another request's: all it needs is
+        # in its arguments, and its clock is read there, in commit order.
+        def read(cursor: Any) -> ReadOutcome:
+            return self._reader.read(
+                cursor,
+                policy=state.loaded.policy,
+                keys=self.keys,
+                actor=actor,
+                subject_id=subject_id,
+                purpose=purpose,
+                wanted=items,
+                reason=reason,
+                source_ip=source_ip,
+                now=self.clock(),
+                action="download" if download else "view",
+            )
+
         try:
-            with raw_transaction(self.database) as cursor:
-                outcome = self._reader.read(
-                    cursor,
-                    policy=state.loaded.policy,
-                    keys=self.keys,
-                    actor=actor,
-                    subject_id=subject_id,
-                    purpose=purpose,
-                    wanted=items,
-                    reason=reason,
-                    source_ip=source_ip,
-                    now=self.clock(),
-                    action="download" if download else "view",
-                )
+            outcome = group_commit.write(self.database, read)
         except IntegrityFailure as failure:
             self._integrity_alert(
                 failure, actor=actor, subject_id=subject_id, purpose=purpose, source_ip=source_ip

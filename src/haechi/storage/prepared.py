@@ -22,7 +22,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, ReturnsRows
 
-__all__ = ["PreparedStatement", "raw_read", "raw_transaction", "translated_errors"]
+__all__ = [
+    "PreparedStatement",
+    "raw_read",
+    "raw_transaction",
+    "translated_errors",
+    "writer_lock",
+]
 
 Processor = Callable[[Any], Any] | None
 
@@ -124,7 +130,7 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDic
 _WRITERS_LOCK = threading.Lock()
 
 
-def _writer_lock(engine: Engine) -> threading.Lock:
+def writer_lock(engine: Engine) -> threading.Lock:
     """The lock this process's writers to ``engine`` (SQLite) queue on, one per engine."""
     with _WRITERS_LOCK:
         lock = _WRITERS.get(engine)
@@ -154,7 +160,7 @@ def raw_transaction(engine: Engine) -> Iterator[Any]:
         try:
             cursor = dbapi.cursor()
             try:
-                with _writer_lock(engine) if sqlite else nullcontext():
+                with writer_lock(engine) if sqlite else nullcontext():
                     if sqlite:
                         cursor.execute("BEGIN IMMEDIATE")
                     try:

@@ -1,0 +1,200 @@
+"""Group commit on SQLite: the write transactions of a process's threads, several per commit.
+
+SQLite has one writer at a time. Under load, every request thread queues for it, and
+each transaction pays for its own ``BEGIN IMMEDIATE`` and ``COMMIT`` and for handing
+the lock to the next thread, which must first win back the interpreter lock: under
+eight concurrent collections that handover and the two statements took about half of
+the time the write lock was held (docs/benchmarks.md).
+
+:func:`write` runs ``body(cursor)`` for its caller, and returns what it returns or
+raises what it raised, as a transaction of its own would. Callers that arrive while
+another thread writes queue up; the thread that finds no one writing leads: it runs
+every queued body in one transaction, each in a savepoint of its own, commits once,
+then wakes their callers and hands the lead to the next queued thread, if any.
+
+- A body that raises has its own statements rolled back (to its savepoint); the others
+  commit. If an error ends the whole transaction (SQLite rolls back on its own after a
+  full disk or an I/O error), or the commit fails, every body of the batch gets that
+  error and nothing of theirs is kept: no caller is ever told of a write that was not
+  committed.
+- Each caller returns only after the commit that holds its work.
+- Bodies run in the leader's thread, in the order they were queued: they must take
+  everything they need as arguments (no thread-local state).
+
+On PostgreSQL, which has row locks and many writers at once, each body is a
+transaction of its own (:func:`~haechi.storage.prepared.raw_transaction`).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from haechi.storage.prepared import raw_transaction, translated_errors, writer_lock
+
+__all__ = ["MAX_BATCH", "write"]
+
+T = TypeVar("T")
+
+#: Most bodies one transaction runs; more wait for the next leader's.
+MAX_BATCH = 64
+
+
+@dataclass(eq=False)
+class _Write:
+    body: Callable[[Any], Any]
+    woken: threading.Event = field(default_factory=threading.Event)
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+
+
+class _Queue:
+    """The writes of one engine waiting for a leader, and whether one is at work."""
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.waiting: deque[_Write] = deque()
+        self.leading = False
+
+
+_QUEUES: weakref.WeakKeyDictionary[Engine, _Queue] = weakref.WeakKeyDictionary()
+_QUEUES_LOCK = threading.Lock()
+
+
+def _queue(engine: Engine) -> _Queue:
+    with _QUEUES_LOCK:
+        queue = _QUEUES.get(engine)
+        if queue is None:
+            queue = _QUEUES[engine] = _Queue()
+        return queue
+
+
+def write(engine: Engine, body: Callable[[Any], T]) -> T:
+    """``body(cursor)`` committed, alone or beside other threads' (module docstring)."""
+    if engine.dialect.name != "sqlite":
+        with raw_transaction(engine) as cursor:
+            return body(cursor)
+    queue = _queue(engine)
+    own = _Write(body)
+    with queue.mutex:
+        queue.waiting.append(own)
+        lead = not queue.leading
+        queue.leading = True
+    if not lead:
+        own.woken.wait()
+        # Woken with the work done, or handed the lead with it still queued.
+    if not own.done:
+        _lead(engine, queue)
+    assert own.done
+    if own.error is not None:
+        raise own.error
+    return own.result  # type: ignore[no-any-return]
+
+
+def _lead(engine: Engine, queue: _Queue) -> None:
+    """Run what is queued (the leader's own write first) in one transaction; hand on."""
+    with queue.mutex:
+        batch = [queue.waiting.popleft() for _ in range(min(len(queue.waiting), MAX_BATCH))]
+    try:
+        _transact(engine, batch)
+    finally:
+        for item in batch:
+            if not item.done:  # only if the leader itself was interrupted
+                item.error = RuntimeError("the write was interrupted before its commit")
+                item.done = True
+        with queue.mutex:
+            if queue.waiting:
+                queue.waiting[0].woken.set()  # the next leader: its write is still queued
+            else:
+                queue.leading = False
+        for item in batch:
+            item.woken.set()
+
+
+def _transact(engine: Engine, batch: list[_Write]) -> None:
+    """One transaction for ``batch``: a savepoint per body when there are several."""
+    try:
+        with translated_errors(engine):
+            dbapi = engine.raw_connection()
+    except Exception as exc:
+        _fail(batch, exc)
+        return
+    try:
+        cursor = dbapi.cursor()
+        try:
+            with writer_lock(engine):
+                _run(engine, dbapi, cursor, batch)
+        finally:
+            cursor.close()
+    finally:
+        dbapi.close()
+
+
+def _run(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> None:
+    error = engine.dialect.loaded_dbapi.Error
+    try:
+        with translated_errors(engine):
+            cursor.execute("BEGIN IMMEDIATE")
+    except Exception as exc:
+        _fail(batch, exc)
+        return
+    alone = len(batch) == 1
+    kept: list[_Write] = []
+    for item in batch:
+        try:
+            with translated_errors(engine):
+                if not alone:
+                    cursor.execute("SAVEPOINT haechi_write")
+                item.result = item.body(cursor)
+                if not alone:
+                    cursor.execute("RELEASE haechi_write")
+            kept.append(item)
+            continue
+        except Exception as exc:
+            item.error, item.done = exc, True
+        if alone:
+            _rollback(dbapi, cursor, error)
+            return
+        try:
+            if not dbapi.dbapi_connection.in_transaction:
+                raise error("the transaction ended with the error")
+            cursor.execute("ROLLBACK TO haechi_write")
+            cursor.execute("RELEASE haechi_write")
+        except error:
+            # SQLite ended the whole transaction (a full disk, an I/O error): what the
+            # bodies before this one wrote is gone, and those after it are not run.
+            assert item.error is not None
+            _fail(
+                [other for other in batch if other is not item and other.error is None], item.error
+            )
+            _rollback(dbapi, cursor, error)
+            return
+    try:
+        with translated_errors(engine):
+            cursor.execute("COMMIT")
+    except Exception as exc:
+        _fail(kept, exc)
+        _rollback(dbapi, cursor, error)
+        return
+    for item in kept:
+        item.done = True
+
+
+def _fail(writes: list[_Write], exc: BaseException) -> None:
+    for item in writes:
+        item.result, item.error, item.done = None, exc, True
+
+
+def _rollback(dbapi: Any, cursor: Any, error: type[Exception]) -> None:
+    try:
+        if dbapi.dbapi_connection.in_transaction:
+            cursor.execute("ROLLBACK")
+    except error:
+        dbapi.invalidate()

@@ -1,0 +1,226 @@
+"""Group commit: several threads' writes in one SQLite transaction, each kept or not alone.
+
+The batch is made for real: a first write holds the lead (its body waits inside its
+transaction) while three more queue; the next leader then runs those three in one
+transaction. The checks: each caller gets its own result or its own error, a body that
+raises leaves nothing, the others commit; a failed commit or a transaction SQLite
+ended on its own fails every write of the batch and keeps none of them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from haechi.storage import group_commit
+from haechi.storage.database import create_db_engine
+from tests.conftest import Database
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[SqlEngine]:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'scratch.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE rows (name TEXT PRIMARY KEY, thread INTEGER)"))
+        connection.execute(text("CREATE TABLE parents (id INTEGER PRIMARY KEY)"))
+        connection.execute(
+            text(
+                "CREATE TABLE children (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES "
+                "parents (id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    yield engine
+    engine.dispose()
+
+
+def _names(engine: SqlEngine) -> set[str]:
+    with engine.connect() as connection:
+        return set(connection.execute(text("SELECT name FROM rows")).scalars())
+
+
+class Writers:
+    """Writes from threads of their own; what each caller got back, or raised."""
+
+    def __init__(self, engine: SqlEngine):
+        self.engine = engine
+        self.threads: list[threading.Thread] = []
+        self.got: dict[str, Any] = {}
+        self.cursors: dict[str, int] = {}
+        self.ran_in: dict[str, int] = {}
+
+    def insert(
+        self, name: str, then: Callable[[Any], object] | None = None
+    ) -> Callable[[Any], str]:
+        def body(cursor: Any) -> str:
+            self.cursors[name] = id(cursor)
+            self.ran_in[name] = threading.get_ident()
+            cursor.execute("INSERT INTO rows VALUES (?, ?)", (name, threading.get_ident()))
+            if then is not None:
+                then(cursor)
+            return f"{name} written"
+
+        return body
+
+    def start(self, name: str, body: Callable[[Any], str]) -> None:
+        def run() -> None:
+            try:
+                self.got[name] = group_commit.write(self.engine, body)
+            except Exception as exc:
+                self.got[name] = exc
+
+        thread = threading.Thread(target=run, name=name)
+        self.threads.append(thread)
+        thread.start()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(timeout=30)
+            assert not thread.is_alive(), f"{thread.name} never returned"
+
+
+def _batch_behind_a_leader(engine: SqlEngine, writers: Writers, bodies: dict[str, Any]) -> None:
+    """``lead`` writes and waits while the ``bodies`` queue; then all run."""
+    release = threading.Event()
+    writers.start("lead", writers.insert("lead", then=lambda _: release.wait(30)))
+    queue = group_commit._queue(engine)
+    _until(lambda: "lead" in writers.ran_in)
+    for queued, (name, body) in enumerate(bodies.items(), start=1):
+        writers.start(name, body)
+        _until(lambda queued=queued: len(queue.waiting) == queued)  # type: ignore[misc]
+    release.set()
+    writers.join()
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_queued_writes_share_one_transaction_and_fail_alone(engine: SqlEngine) -> None:
+    """Three queued writes run in one transaction; the one that raises leaves nothing."""
+    writers = Writers(engine)
+
+    def boom(_: Any) -> None:
+        raise ValueError("b refuses")
+
+    _batch_behind_a_leader(
+        engine,
+        writers,
+        {"a": writers.insert("a"), "b": writers.insert("b", then=boom), "c": writers.insert("c")},
+    )
+    assert writers.got["lead"] == "lead written"
+    assert writers.got["a"] == "a written"
+    assert writers.got["c"] == "c written"
+    assert isinstance(writers.got["b"], ValueError)
+    assert str(writers.got["b"]) == "b refuses"
+    assert _names(engine) == {"lead", "a", "c"}
+    # a, b and c ran on one cursor, in a's thread (the leader after "lead").
+    assert writers.cursors["a"] == writers.cursors["b"] == writers.cursors["c"]
+    assert writers.ran_in["a"] == writers.ran_in["b"] == writers.ran_in["c"]
+    assert writers.ran_in["a"] != writers.ran_in["lead"]
+    assert not group_commit._queue(engine).leading  # the lead was given up
+
+
+def test_a_failed_commit_fails_every_write_of_the_batch(engine: SqlEngine) -> None:
+    """A deferred foreign key fails at COMMIT: no caller is told of a write not kept."""
+    writers = Writers(engine)
+
+    def orphan(cursor: Any) -> None:
+        cursor.execute("INSERT INTO children VALUES (1, 99)")  # no parent 99
+
+    _batch_behind_a_leader(
+        engine,
+        writers,
+        {"a": writers.insert("a"), "b": writers.insert("b", then=orphan), "c": writers.insert("c")},
+    )
+    assert writers.got["lead"] == "lead written"
+    for name in "abc":
+        assert isinstance(writers.got[name], IntegrityError), writers.got[name]
+    assert _names(engine) == {"lead"}
+
+
+def test_a_transaction_sqlite_ended_fails_the_whole_batch(engine: SqlEngine) -> None:
+    """As after a full disk: what the batch wrote is gone, so every caller hears of it."""
+    writers = Writers(engine)
+
+    def ended(cursor: Any) -> None:
+        cursor.execute("ROLLBACK")  # what SQLite does itself on some errors
+        raise sqlite3.OperationalError("database or disk is full")
+
+    _batch_behind_a_leader(
+        engine,
+        writers,
+        {"a": writers.insert("a"), "b": writers.insert("b", then=ended), "c": writers.insert("c")},
+    )
+    for name in "abc":
+        assert isinstance(writers.got[name], OperationalError), writers.got[name]
+    assert "full" in str(writers.got["a"])
+    assert _names(engine) == {"lead"}
+    # The connection is usable again: the next write commits.
+    assert group_commit.write(engine, Writers(engine).insert("after")) == "after written"
+    assert _names(engine) == {"lead", "after"}
+
+
+def test_many_threads_each_get_their_own_answer(engine: SqlEngine) -> None:
+    """40 threads × 25 writes: every caller gets its own result; every row is there."""
+    got: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def run(thread: int) -> None:
+        for n in range(25):
+            name = f"t{thread}-{n}"
+
+            def body(cursor: Any, name: str = name) -> str:
+                cursor.execute("INSERT INTO rows VALUES (?, ?)", (name, thread))
+                return name
+
+            answer = group_commit.write(engine, body)
+            with lock:
+                got[name] = answer
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(name == answer for name, answer in got.items())
+    assert len(got) == 1000
+    assert _names(engine) == set(got)
+    assert not group_commit._queue(engine).leading
+
+
+def test_each_write_is_its_own_transaction_elsewhere(database: Database) -> None:
+    """On either database a body that raises leaves nothing; on PostgreSQL no queue."""
+    mark = "%s" if database.backend == "postgresql" else "?"
+
+    def insert(subject_id: str, *, then_raise: bool = False) -> Callable[[Any], str]:
+        def body(cursor: Any) -> str:
+            cursor.execute(
+                f"INSERT INTO subjects (id, created_at) VALUES ({mark}, {mark})",
+                (subject_id, "2026-12-01 00:00:00"),
+            )
+            if then_raise:
+                raise ValueError("refused")
+            return subject_id
+
+        return body
+
+    assert group_commit.write(database.engine, insert("gc-kept")) == "gc-kept"
+    with pytest.raises(ValueError, match="refused"):
+        group_commit.write(database.engine, insert("gc-refused", then_raise=True))
+    with database.engine.connect() as connection:
+        found = connection.execute(text("SELECT id FROM subjects WHERE id LIKE 'gc-%'"))
+        assert set(found.scalars()) == {"gc-kept"}
+    if database.backend == "postgresql":
+        assert database.engine not in group_commit._QUEUES
