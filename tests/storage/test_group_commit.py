@@ -2,13 +2,16 @@
 
 The batch is made for real: a first write holds the lead (its body waits inside its
 transaction) while three more queue; the next leader then runs those three in one
-transaction. The checks: each caller gets its own result or its own error, a body that
-raises leaves nothing, the others commit; a failed commit or a transaction SQLite
-ended on its own fails every write of the batch and keeps none of them.
+transaction. The checks: each caller gets its own result or its own error (even a
+body's SystemExit), a body that raises leaves nothing (its own savepoints included),
+the others commit; a failed commit or a transaction SQLite ended on its own fails every
+write of the batch, each caller with an exception object of its own, and keeps none of
+them; a caller interrupted while queued leaves the queue working.
 """
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import threading
 import time
@@ -170,6 +173,121 @@ def test_a_transaction_sqlite_ended_fails_the_whole_batch(engine: SqlEngine) -> 
     # The connection is usable again: the next write commits.
     assert group_commit.write(engine, Writers(engine).insert("after")) == "after written"
     assert _names(engine) == {"lead", "after"}
+
+
+def test_a_failure_of_the_batch_reaches_each_caller_as_its_own_exception(
+    engine: SqlEngine,
+) -> None:
+    """Callers raise it in their own threads: one object each, never shared."""
+    writers = Writers(engine)
+
+    def orphan(cursor: Any) -> None:
+        cursor.execute("INSERT INTO children VALUES (2, 98)")
+
+    _batch_behind_a_leader(
+        engine,
+        writers,
+        {"a": writers.insert("a"), "b": writers.insert("b", then=orphan), "c": writers.insert("c")},
+    )
+    errors = [writers.got[name] for name in "abc"]
+    assert all(isinstance(error, IntegrityError) for error in errors)
+    assert len({id(error) for error in errors}) == 3
+
+
+def test_what_a_body_raises_goes_to_its_own_caller_even_system_exit(engine: SqlEngine) -> None:
+    """A body's SystemExit is its caller's: the leader goes on, the others commit."""
+    writers = Writers(engine)
+
+    def leave(_: Any) -> None:
+        raise SystemExit("b's body exits")
+
+    got: dict[str, BaseException] = {}
+
+    def run_b() -> None:
+        try:
+            group_commit.write(engine, writers.insert("b", then=leave))
+        except BaseException as exc:  # SystemExit, caught to be looked at
+            got["b"] = exc
+
+    release = threading.Event()
+    writers.start("lead", writers.insert("lead", then=lambda _: release.wait(30)))
+    queue = group_commit._queue(engine)
+    _until(lambda: "lead" in writers.ran_in)
+    writers.start("a", writers.insert("a"))
+    _until(lambda: len(queue.waiting) == 1)
+    b = threading.Thread(target=run_b)
+    b.start()
+    _until(lambda: len(queue.waiting) == 2)
+    writers.start("c", writers.insert("c"))
+    _until(lambda: len(queue.waiting) == 3)
+    release.set()
+    writers.join()
+    b.join(timeout=30)
+    assert isinstance(got["b"], SystemExit)
+    assert writers.got["a"] == "a written"
+    assert writers.got["c"] == "c written"
+    assert _names(engine) == {"lead", "a", "c"}
+
+
+def test_a_savepoint_a_body_left_open_goes_with_its_rollback(engine: SqlEngine) -> None:
+    """A body's own savepoint, open when it raises, is rolled back with the body."""
+    writers = Writers(engine)
+
+    def nested(cursor: Any) -> None:
+        cursor.execute("SAVEPOINT inner")
+        cursor.execute("INSERT INTO rows VALUES ('b-inner', 0)")
+        raise ValueError("b refuses")
+
+    _batch_behind_a_leader(
+        engine,
+        writers,
+        {"a": writers.insert("a"), "b": writers.insert("b", then=nested), "c": writers.insert("c")},
+    )
+    assert isinstance(writers.got["b"], ValueError)
+    assert _names(engine) == {"lead", "a", "c"}
+
+
+class Interrupted(Exception):
+    """What the test's signal handler raises in the main thread."""
+
+
+def test_a_caller_interrupted_while_queued_leaves_the_queue(engine: SqlEngine) -> None:
+    """A signal in the main thread while its write waits: the write is taken out.
+
+    The writes queued behind it, and later ones, still commit.
+    """
+    assert threading.current_thread() is threading.main_thread()
+    writers = Writers(engine)
+    release = threading.Event()
+    writers.start("lead", writers.insert("lead", then=lambda _: release.wait(30)))
+    queue = group_commit._queue(engine)
+    _until(lambda: "lead" in writers.ran_in)
+
+    def behind_then_signal() -> None:
+        _until(lambda: len(queue.waiting) == 1)  # the main thread's write is queued
+        writers.start("b", writers.insert("b"))
+        _until(lambda: len(queue.waiting) == 2)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)  # type: ignore[arg-type]
+
+    def interrupt(*_: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    helper = threading.Thread(target=behind_then_signal)
+    try:
+        helper.start()
+        with pytest.raises(Interrupted):
+            group_commit.write(engine, writers.insert("main"))
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        release.set()
+        helper.join(timeout=30)
+    writers.join()
+    assert writers.got["b"] == "b written"
+    assert group_commit.write(engine, writers.insert("later")) == "later written"
+    assert _names(engine) == {"lead", "b", "later"}
+    assert not queue.leading
+    assert not queue.waiting
 
 
 def test_many_threads_each_get_their_own_answer(engine: SqlEngine) -> None:

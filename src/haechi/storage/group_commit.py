@@ -19,7 +19,11 @@ then wakes their callers and hands the lead to the next queued thread, if any.
   committed.
 - Each caller returns only after the commit that holds its work.
 - Bodies run in the leader's thread, in the order they were queued: they must take
-  everything they need as arguments (no thread-local state).
+  everything they need as arguments (no thread-local state), must not end the
+  transaction themselves, and must not name a savepoint ``haechi_write_*``. What a body
+  raises, even ``SystemExit``, goes to its own caller.
+- A caller interrupted while queued (a signal in the main thread) takes its write out
+  of the queue; one whose write a leader has already taken waits for that batch first.
 
 On PostgreSQL, which has row locks and many writers at once, each body is a
 transaction of its own (:func:`~haechi.storage.prepared.raw_transaction`).
@@ -27,6 +31,7 @@ transaction of its own (:func:`~haechi.storage.prepared.raw_transaction`).
 
 from __future__ import annotations
 
+import copy
 import threading
 import weakref
 from collections import deque
@@ -46,10 +51,19 @@ T = TypeVar("T")
 MAX_BATCH = 64
 
 
+def _held() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass(eq=False)
 class _Write:
     body: Callable[[Any], Any]
-    woken: threading.Event = field(default_factory=threading.Event)
+    # Held from the start: the caller waits by acquiring it, and is woken by its
+    # release (once when handed the lead, once when done). A bare lock costs a
+    # fraction of an Event, which builds a Condition per write.
+    woken: threading.Lock = field(default_factory=_held)
     done: bool = False
     result: Any = None
     error: BaseException | None = None
@@ -88,21 +102,58 @@ def write(engine: Engine, body: Callable[[Any], T]) -> T:
         lead = not queue.leading
         queue.leading = True
     if not lead:
-        own.woken.wait()
+        try:
+            own.woken.acquire()
+        except BaseException:  # interrupted while queued (a signal in the main thread)
+            _leave(queue, own)
+            raise
         # Woken with the work done, or handed the lead with it still queued.
     if not own.done:
-        _lead(engine, queue)
+        _lead(engine, queue, own)
     assert own.done
     if own.error is not None:
         raise own.error
     return own.result  # type: ignore[no-any-return]
 
 
-def _lead(engine: Engine, queue: _Queue) -> None:
-    """Run what is queued (the leader's own write first) in one transaction; hand on."""
+def _leave(queue: _Queue, own: _Write) -> None:
+    """Take an interrupted caller's write out of the queue, or wait for its batch.
+
+    A write still queued is removed, and the lead it may have been handed just now
+    goes to the next one. A write a leader has taken is being written: it is waited
+    for, so that the caller is never gone while its body may still commit.
+    """
     with queue.mutex:
-        batch = [queue.waiting.popleft() for _ in range(min(len(queue.waiting), MAX_BATCH))]
+        if own in queue.waiting:
+            handed = own.woken.acquire(blocking=False)  # released only to hand the lead
+            queue.waiting.remove(own)
+            if handed:
+                _hand_on(queue)
+            return
+    while True:  # taken by a leader: its body may be running now; the batch is brief
+        try:
+            own.woken.acquire()
+        # A second interrupt: keep waiting, the batch's end is near and must be seen.
+        except BaseException:  # noqa: S112
+            continue
+        return
+
+
+def _hand_on(queue: _Queue) -> None:
+    """Wake the next leader, or mark that none leads (under ``queue.mutex``)."""
+    if queue.waiting:
+        queue.waiting[0].woken.release()  # its write is still queued: it leads
+    else:
+        queue.leading = False
+
+
+def _lead(engine: Engine, queue: _Queue, own: _Write) -> None:
+    """Run what is queued (the leader's own write first) in one transaction; hand on."""
+    batch: list[_Write] = []
     try:
+        with queue.mutex:
+            while queue.waiting and len(batch) < MAX_BATCH:
+                batch.append(queue.waiting.popleft())
         _transact(engine, batch)
     finally:
         for item in batch:
@@ -110,12 +161,11 @@ def _lead(engine: Engine, queue: _Queue) -> None:
                 item.error = RuntimeError("the write was interrupted before its commit")
                 item.done = True
         with queue.mutex:
-            if queue.waiting:
-                queue.waiting[0].woken.set()  # the next leader: its write is still queued
-            else:
-                queue.leading = False
+            if own in queue.waiting:  # interrupted before it took the batch
+                queue.waiting.remove(own)
+            _hand_on(queue)
         for item in batch:
-            item.woken.set()
+            item.woken.release()  # the leader's own included: it holds its lock
 
 
 def _transact(engine: Engine, batch: list[_Write]) -> None:
@@ -147,33 +197,33 @@ def _run(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> None:
         return
     alone = len(batch) == 1
     kept: list[_Write] = []
-    for item in batch:
+    for number, item in enumerate(batch):
+        # A name of its own, so that a body's own savepoints cannot shadow it.
+        savepoint = f"haechi_write_{number}"
         try:
             with translated_errors(engine):
                 if not alone:
-                    cursor.execute("SAVEPOINT haechi_write")
+                    cursor.execute(f"SAVEPOINT {savepoint}")
                 item.result = item.body(cursor)
                 if not alone:
-                    cursor.execute("RELEASE haechi_write")
+                    cursor.execute(f"RELEASE {savepoint}")
             kept.append(item)
             continue
-        except Exception as exc:
+        except BaseException as exc:  # each caller gets what its own body raised
             item.error, item.done = exc, True
-        if alone:
-            _rollback(dbapi, cursor, error)
-            return
         try:
-            if not dbapi.dbapi_connection.in_transaction:
+            if alone or not dbapi.dbapi_connection.in_transaction:
                 raise error("the transaction ended with the error")
-            cursor.execute("ROLLBACK TO haechi_write")
-            cursor.execute("RELEASE haechi_write")
+            cursor.execute(f"ROLLBACK TO {savepoint}")
+            cursor.execute(f"RELEASE {savepoint}")
         except error:
-            # SQLite ended the whole transaction (a full disk, an I/O error): what the
-            # bodies before this one wrote is gone, and those after it are not run.
-            assert item.error is not None
-            _fail(
-                [other for other in batch if other is not item and other.error is None], item.error
-            )
+            # SQLite ended the whole transaction itself (a full disk, an I/O error):
+            # what the bodies before this one wrote is gone, and those after it are
+            # not run.
+            if not alone:
+                others = [other for other in batch if other is not item and other.error is None]
+                assert item.error is not None
+                _fail(others, item.error)
             _rollback(dbapi, cursor, error)
             return
     try:
@@ -188,8 +238,18 @@ def _run(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> None:
 
 
 def _fail(writes: list[_Write], exc: BaseException) -> None:
+    """Fail ``writes`` with ``exc``: each its own copy, raised in its own thread."""
     for item in writes:
-        item.result, item.error, item.done = None, exc, True
+        item.result, item.error, item.done = None, _copy(exc), True
+
+
+def _copy(exc: BaseException) -> BaseException:
+    try:
+        copied = copy.copy(exc)
+    except Exception:  # an exception that cannot be rebuilt from its arguments
+        return exc
+    copied.__cause__ = exc.__cause__
+    return copied
 
 
 def _rollback(dbapi: Any, cursor: Any, error: type[Exception]) -> None:
