@@ -2,9 +2,9 @@
 
 The engine owns transactions: each public method runs in one, so a change and the
 audit event that records it commit together or not at all. Its methods are grouped
-by area, one module each: subjects (collection and use), retention, the log, access,
-published policy versions, rights (requests people make), complaints, incidents,
-opt-out links.
+by area, one module each: subjects (collection and use), a collection's states,
+retention, the log, access, published policy versions, rights (requests people
+make), complaints, incidents, opt-out links.
 """
 
 from haechi.engine.access import AccessMixin
@@ -21,6 +21,7 @@ from haechi.engine.reports import ReportsMixin
 from haechi.engine.retention import RetentionMixin
 from haechi.engine.rights_representatives import RepresentativeMixin
 from haechi.engine.rights_staff import RightsStaffMixin
+from haechi.engine.states import StatesMixin
 from haechi.engine.subjects import SubjectsMixin
 
 __all__ = [
@@ -42,6 +43,7 @@ class Engine(
     ComplaintsMixin,
     ComplaintHandlingMixin,
     SubjectsMixin,
+    StatesMixin,
     RetentionMixin,
     LogMixin,
     AccessMixin,
