@@ -47,25 +47,20 @@ class StatesMixin(PolicyMixin):
 
     def suspend(self, collection_id: str, *, actor: Actor) -> None:
         """Suspend processing at the subject's request."""
-        now = self.clock()
-        self._change(
-            "suspend",
-            actor,
-            collection_id,
-            lambda c: subjects.set_suspended(
-                c, collection_id=collection_id, suspended=True, now=now
-            ),
-        )
+        self._suspension(collection_id, suspended=True, actor=actor)
 
     def resume(self, collection_id: str, *, actor: Actor) -> None:
         """Lift a suspension."""
+        self._suspension(collection_id, suspended=False, actor=actor)
+
+    def _suspension(self, collection_id: str, *, suspended: bool, actor: Actor) -> None:
         now = self.clock()
         self._change(
-            "resume",
+            "suspend" if suspended else "resume",
             actor,
             collection_id,
             lambda c: subjects.set_suspended(
-                c, collection_id=collection_id, suspended=False, now=now
+                c, collection_id=collection_id, suspended=suspended, now=now
             ),
         )
 
