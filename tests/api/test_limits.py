@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -71,8 +72,15 @@ def post_raw(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    # The bound only keeps a server that never gives up from hanging the suite.
-    asyncio.run(asyncio.wait_for(app(scope, upload, send), 30))  # type: ignore[arg-type]
+    # The bound only keeps a server that never gives up from hanging the suite. In a
+    # thread of its own: the worker's thread may already run an event loop (the
+    # browser tests' Playwright, for the rest of the session), and asyncio.run refuses
+    # to start a second one there.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(
+            asyncio.run,
+            asyncio.wait_for(app(scope, upload, send), 30),  # type: ignore[arg-type]
+        ).result()
     return sent
 
 

@@ -21,6 +21,7 @@ from haechi.engine.reports import ReportsMixin
 from haechi.engine.retention import RetentionMixin
 from haechi.engine.rights_representatives import RepresentativeMixin
 from haechi.engine.rights_staff import RightsStaffMixin
+from haechi.engine.rights_web import RightsWebMixin
 from haechi.engine.states import StatesMixin
 from haechi.engine.subjects import SubjectsMixin
 
@@ -48,6 +49,7 @@ class Engine(
     LogMixin,
     AccessMixin,
     RightsStaffMixin,
+    RightsWebMixin,
     KeysMixin,
     RepresentativeMixin,
     OptOutMixin,

@@ -1,4 +1,4 @@
-"""Requests people make about their data: the web channel, staff steps and fulfilment.
+"""Requests people make about their data: the steps every channel shares.
 
 Every step runs in one transaction with its audit event (request id and kind in the
 event's reason, the step linked in ``rights_request_events`` for the request's
@@ -10,7 +10,7 @@ the person on file no time the unknown one does not also spend.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,15 +24,12 @@ from haechi.access.tokens import secret_digest
 from haechi.engine import rights_actions as fulfil
 from haechi.engine import rights_inputs as inputs
 from haechi.engine.base import SYSTEM, EngineBase
-from haechi.errors import Conflict, HaechiError
 from haechi.rights import codes, documents
 from haechi.rights import requests as rows
 from haechi.rights.exports import open_items
 from haechi.rights.models import (
     CodeMail,
     Kind,
-    PublicReceipt,
-    PublicStatus,
     Requester,
     RequestRules,
     State,
@@ -161,82 +158,7 @@ class RightsMixin(EngineBase):
                 return value
         return None
 
-    # -- the web channel ------------------------------------------------------------
-
-    def submit_request(
-        self,
-        *,
-        kind: str,
-        email: str | None = None,
-        phone: str | None = None,
-        purposes: Sequence[str] | None = None,
-        lang: str = "ko",
-        corrections: Mapping[str, object] | None = None,
-        source_ip: str | None,
-    ) -> PublicReceipt:
-        """Take a web request; answered alike whether or not the person is on file.
-
-        A code is issued either way; it is mailed (by the caller, with the returned
-        :class:`CodeMail`) only to an address on file.
-        """
-        asked = inputs.check_request(
-            self.policy.policy,
-            kind=kind,
-            channel="web",
-            email=email,
-            phone=phone,
-            purposes=purposes,
-            lang=lang,
-            corrections=corrections,
-        )
-        with self._web_intake(asked, source_ip) as intake:
-            connection, now = intake.connection, intake.now
-            subject_id = intake.found.subject_id
-            address = self._address_on_file(connection, subject_id, asked) if subject_id else None
-            if address is None:
-                subject_id = None
-            request_id = self._create(
-                connection,
-                asked=asked,
-                channel="web",
-                requester=Requester.SUBJECT,
-                subject_id=subject_id,
-                digest=intake.digest,
-                token_hash=intake.token_hash,
-                created_by=intake.actor.name,
-                now=now,
-            )
-            # Sealed for everyone alike: the address on file, or nothing.
-            documents.add(
-                connection,
-                keys=self.keys,
-                request_id=request_id,
-                kind=documents.CONTACT,
-                content=(address or "").encode(),
-                media_type="text/plain",
-                now=now,
-            )
-            code, expires_at = codes.issue_code(
-                connection,
-                key=self._code_key(),
-                rules=self.request_rules,
-                request_id=request_id,
-                address_digest=intake.digest,
-                source_ip=source_ip,
-                now=now,
-            )
-            self._step(
-                connection,
-                (request_id, asked.kind.value, subject_id),
-                "receive",
-                actor=intake.actor,
-            )
-        mail = (
-            CodeMail(request_id, address, code, asked.lang, expires_at)
-            if address is not None
-            else None
-        )
-        return PublicReceipt(request_id, intake.token, mail)
+    # -- opening a request (the web, staff and representative channels) -----------
 
     @contextmanager
     def _web_intake(self, asked: inputs.Asked, source_ip: str | None) -> Iterator[WebIntake]:
@@ -340,70 +262,6 @@ class RightsMixin(EngineBase):
             )
         return request_id
 
-    def resend_code(
-        self, request_id: str, *, status_token: str, source_ip: str | None
-    ) -> CodeMail | None:
-        """A new code for a request not yet verified (the earlier one stops working)."""
-        actor = Actor(name="public", kind="public", purposes=frozenset(), source_ip=source_ip)
-        with self.transaction() as connection:
-            row = rows.by_token(connection, request_id, secret_digest(status_token))
-            if row.state != State.RECEIVED.value:
-                raise Conflict("the request is already verified", code="REQUEST_STATE")
-            if row.requester != Requester.SUBJECT:
-                raise Conflict(
-                    "a representative's request is verified by staff from its proof",
-                    code="STAFF_VERIFIES",
-                )
-            code, expires_at = codes.issue_code(
-                connection,
-                key=self._code_key(),
-                rules=self.request_rules,
-                request_id=row.id,
-                address_digest=row.contact_digest,
-                source_ip=source_ip,
-                now=self.clock(),
-            )
-            mail = self._code_mail(connection, row, code, expires_at)
-            self._step(connection, row, "resend_code", actor=actor)
-        return mail
-
-    def verify_request_code(
-        self, request_id: str, *, status_token: str, code: str, source_ip: str | None
-    ) -> PublicStatus:
-        """Verify a web request with the code mailed for it; every try is counted."""
-        actor = Actor(name="public", kind="public", purposes=frozenset(), source_ip=source_ip)
-        error: HaechiError | None = None
-        with self.transaction() as connection:
-            row = rows.by_token(connection, request_id, secret_digest(status_token))
-            now = self.clock()
-            if row.state != State.RECEIVED.value:
-                error = Conflict("the request is already verified", code="REQUEST_STATE")
-            elif row.requester != Requester.SUBJECT:
-                error = Conflict(
-                    "a representative's request is verified by staff from its proof",
-                    code="STAFF_VERIFIES",
-                )
-            else:
-                error = codes.check_code(
-                    connection,
-                    key=self._code_key(),
-                    rules=self.request_rules,
-                    request_id=row.id,
-                    code=code,
-                    on_file=row.subject_id is not None,
-                    now=now,
-                )
-            if error is None:
-                self._verified(connection, row, Verification.EMAIL_CODE, actor=actor, now=now)
-            else:
-                self._step(
-                    connection, row, "verify", actor=actor, outcome="denied", code=error.code
-                )
-            status = self._public(rows.load(connection, row.id))
-        if error is not None:
-            raise error
-        return status
-
     def _verified(
         self,
         connection: Connection,
@@ -433,24 +291,3 @@ class RightsMixin(EngineBase):
                 connection, request_id=row.id, targets=targets, by=actor.name, now=now
             )
             self._step(connection, row, "hold", actor=actor)
-
-    def request_status(
-        self, request_id: str, *, status_token: str, source_ip: str | None
-    ) -> PublicStatus:
-        """What the requester may see of their request, with its status token."""
-        with self.transaction() as connection:
-            row = rows.by_token(connection, request_id, secret_digest(status_token))
-            return self._public(row)
-
-    @staticmethod
-    def _public(row: Row[Any]) -> PublicStatus:
-        return PublicStatus(
-            request_id=row.id,
-            kind=row.kind,
-            state=row.state,
-            received_at=row.received_at,
-            due_at=row.due_at,
-            refusal_reason=row.refusal_reason,
-            refusal_until=row.refusal_until,
-            postpone_reason=row.postpone_reason,
-        )

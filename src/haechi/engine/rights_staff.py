@@ -4,8 +4,8 @@ The answers (postponing, refusing, carrying out) are in :mod:`haechi.engine.righ
 
 Handlers act on requests whose purposes they are granted, the privacy officer on all;
 auditors read them. Nothing here lets a web request past its code: a web request is
-verified only by :meth:`RightsMixin.verify_request_code`, and every later step
-requires a verified request.
+verified only by :meth:`~haechi.engine.rights_web.RightsWebMixin.verify_request_code`,
+and every later step requires a verified request.
 """
 
 from __future__ import annotations
