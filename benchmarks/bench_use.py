@@ -30,7 +30,9 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -148,29 +150,36 @@ def time_same_schema(
     items, the key unwrapped and every item opened, one audit row, commit. The gap
     between this and use() is Haechi's own cost (pool, decision, logging, types).
     """
-    reader = engine._reader  # the statements use() runs, compiled for SQLite
-    read_sql, log_sql = reader._read.sql, reader._log.sql
+
+    def open_items(rows: list[tuple[Any, ...]]) -> None:
+        collection_id = rows[0][0]
+        aead = AESGCM(_data_key(engine, rows[0]))
+        for row in rows:
+            context = f"haechi-item|{collection_id}|{row[7]}".encode()
+            aead.decrypt(row[8][:12], row[8][12:], context).decode()
+
+    return _time_raw(engine, engine._reader._read.sql, open_items, targets, calls, rng)
+
+
+def _time_raw(
+    engine: Engine,
+    read_sql: str,
+    open_rows: Callable[[list[tuple[Any, ...]]], None],
+    targets: list[tuple[str, str]],
+    calls: int,
+    rng: random.Random,
+) -> float:
+    """Seconds per raw read on Haechi's file: ``read_sql``, ``open_rows``, the audit row."""
+    log_sql = engine._reader._log.sql  # the statement use() runs, compiled for SQLite
     connection = sqlite3.connect(engine.database.url.database, isolation_level=None)
     for pragma in ("synchronous=NORMAL", "secure_delete=ON", "mmap_size=268435456"):
         connection.execute(f"PRAGMA {pragma}")
-    keys = engine.keys
     chosen = [rng.choice(targets) for _ in range(calls)]
     started = time.perf_counter()
     for subject_id, purpose in chosen:
         connection.execute("BEGIN IMMEDIATE")
         rows = connection.execute(read_sql, (subject_id, purpose)).fetchall()
-        collection_id = rows[0][0]
-        data_key = open_data_key(
-            keys,
-            store=Store.MAIN,
-            key_id=rows[0][13],
-            wrapped=rows[0][6],
-            collection_id=collection_id,
-        )
-        aead = AESGCM(data_key)
-        for row in rows:
-            context = f"haechi-item|{collection_id}|{row[7]}".encode()
-            aead.decrypt(row[8][:12], row[8][12:], context).decode()
+        open_rows(rows)
         connection.execute(
             log_sql,
             (
@@ -179,7 +188,7 @@ def time_same_schema(
                 "token",
                 None,
                 subject_id,
-                collection_id,
+                rows[0][0],
                 "view",
                 purpose,
                 "[]",
@@ -297,40 +306,14 @@ def time_one_sealed(
     engine: Engine, read_sql: str, targets: list[tuple[str, str]], calls: int, rng: random.Random
 ) -> float:
     """:func:`time_same_schema` on one ciphertext per collection: one row, one decryption."""
-    log_sql = engine._reader._log.sql
-    connection = sqlite3.connect(engine.database.url.database, isolation_level=None)
-    for pragma in ("synchronous=NORMAL", "secure_delete=ON", "mmap_size=268435456"):
-        connection.execute(f"PRAGMA {pragma}")
-    chosen = [rng.choice(targets) for _ in range(calls)]
-    started = time.perf_counter()
-    for subject_id, purpose in chosen:
-        connection.execute("BEGIN IMMEDIATE")
-        rows = connection.execute(read_sql, (subject_id, purpose)).fetchall()
+
+    def open_one(rows: list[tuple[Any, ...]]) -> None:
         collection_id, version, sealed = rows[0][0], rows[0][12], rows[0][8]
         aead = AESGCM(_data_key(engine, rows[0]))
         context = f"haechi-collection|{collection_id}|{version}".encode()
         json.loads(aead.decrypt(sealed[:12], sealed[12:], context))
-        connection.execute(
-            log_sql,
-            (
-                time.time(),
-                "bench",
-                "token",
-                None,
-                subject_id,
-                collection_id,
-                "view",
-                purpose,
-                "[]",
-                None,
-                "allowed",
-                None,
-            ),
-        ).fetchall()
-        connection.execute("COMMIT")
-    elapsed = (time.perf_counter() - started) / calls
-    connection.close()
-    return elapsed
+
+    return _time_raw(engine, read_sql, open_one, targets, calls, rng)
 
 
 def main() -> None:
