@@ -151,6 +151,9 @@ def raw_transaction(engine: Engine) -> Iterator[Any]:
     newcomers again and again, which left some requests waiting for seconds; a thread
     waiting on the lock is woken as soon as the writer before it is done. Other
     processes (the sealer, the CLI) still meet at SQLite's own lock.
+
+    The audited reads and collections do not come here on SQLite: they commit in
+    groups (:mod:`haechi.storage.group_commit`), whose leader takes the same lock.
     """
     sqlite = engine.dialect.name == "sqlite"
     with translated_errors(engine):
