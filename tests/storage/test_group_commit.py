@@ -342,3 +342,93 @@ def test_each_write_is_its_own_transaction_elsewhere(database: Database) -> None
         assert set(found.scalars()) == {"gc-kept"}
     if database.backend == "postgresql":
         assert database.engine not in group_commit._QUEUES
+
+
+def _connection_of(engine: SqlEngine) -> Any:
+    """The DBAPI connection a write's body ran on."""
+    return group_commit.write(engine, lambda cursor: cursor.connection)
+
+
+def test_the_leaders_keep_one_connection_until_it_breaks_or_the_pool_goes(
+    engine: SqlEngine,
+) -> None:
+    """One connection for every batch (its page cache stays warm), closed by dispose()."""
+    first = _connection_of(engine)
+    assert _connection_of(engine) is first
+    assert engine.pool.checkedout() == 0  # detached: the pool's count is not spent on it
+
+    # A connection closed (by _rollback(), after an error SQLite could not undo) or left
+    # in a transaction is not used again: the next leader opens another.
+    first.close()
+    second = _connection_of(engine)
+    assert second is not first
+    second.execute("BEGIN")
+    assert _connection_of(engine) is not second
+    second = _connection_of(engine)
+
+    engine.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):  # dispose() closed it
+        second.execute("SELECT 1")
+    third = _connection_of(engine)
+    assert third is not second
+    assert group_commit.write(engine, lambda cursor: cursor.execute("SELECT 1").fetchone()) == (1,)
+
+
+def test_a_dropped_engine_closes_its_kept_connection(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'dropped.db'}")
+    kept = _connection_of(engine)
+    del engine
+    import gc
+
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError):
+        kept.execute("SELECT 1")
+
+
+_HOLD_WRITER_LOCK = """
+import fcntl, sys
+with open(sys.argv[1], "ab") as lock:
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def test_writers_of_other_processes_queue_on_the_lock_file(engine: SqlEngine) -> None:
+    """Another process holding ``<file>-writers`` holds every writer of this one back."""
+    import subprocess
+    import sys
+
+    path = f"{engine.url.database}-writers"
+    with group_commit.writer_lock(engine):  # made by the first writer, private
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_WRITER_LOCK, path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        written = threading.Event()
+
+        def write() -> None:
+            group_commit.write(
+                engine, lambda cursor: cursor.execute("INSERT INTO rows VALUES ('late', 0)")
+            )
+            written.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not written.wait(0.5)  # queued behind the other process
+        assert _names(engine) == set()
+        assert holder.stdin is not None
+        holder.stdin.close()  # the holder exits: the kernel lets go of its lock
+        assert written.wait(30)
+        writer.join(30)
+        assert _names(engine) == {"late"}
+    finally:
+        holder.kill()
+        holder.wait(30)
+    assert (Path(path).stat().st_mode & 0o777) == 0o600

@@ -37,9 +37,10 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from haechi.storage.prepared import raw_transaction, translated_errors, writer_lock
 
@@ -70,12 +71,46 @@ class _Write:
 
 
 class _Queue:
-    """The writes of one engine waiting for a leader, and whether one is at work."""
+    """The writes of one engine waiting for a leader, whether one is at work, its connection.
+
+    The leaders of one engine all write on one connection of their own, made by the
+    engine's pool (so with its pragmas) and detached from it. SQLite empties a
+    connection's page cache at the start of a transaction whenever another connection
+    has written since its last one; on a connection of its own, the writer finds the
+    pages it wrote last still cached (its indexes' upper levels above all), where a
+    connection from the pool would re-read them from the file. Only the current
+    leader touches it. Held as the bare DBAPI connection, it keeps nothing of the
+    engine alive.
+    """
 
     def __init__(self) -> None:
         self.mutex = threading.Lock()
         self.waiting: deque[_Write] = deque()
         self.leading = False
+        self.connection: Any = None  # an sqlite3.Connection, or None
+
+    def writer_connection(self, engine: Engine) -> Any:
+        """The leaders' connection: the one kept, or a new one from ``engine``'s pool."""
+        if self.connection is not None and not _reusable(self.connection, engine):
+            self.drop()
+        if self.connection is None:
+            pooled = engine.raw_connection()
+            pooled.detach()  # the pool lets go of it, and may open another in its place
+            self.connection = pooled.dbapi_connection
+        return self.connection
+
+    def drop(self) -> None:
+        """Close the kept connection; the next leader opens another."""
+        held, self.connection = self.connection, None
+        if held is not None:
+            held.close()  # rolls back what it may hold; a second close is a no-op
+
+
+def _disposed(queue: _Queue, engine: Engine) -> None:
+    # Engine.dispose() closes every connection of the pool it replaces: this one too,
+    # once a batch at work has ended.
+    with writer_lock(engine):
+        queue.drop()
 
 
 _QUEUES: weakref.WeakKeyDictionary[Engine, _Queue] = weakref.WeakKeyDictionary()
@@ -87,6 +122,10 @@ def _queue(engine: Engine) -> _Queue:
         queue = _QUEUES.get(engine)
         if queue is None:
             queue = _QUEUES[engine] = _Queue()
+            event.listen(engine, "engine_disposed", partial(_disposed, queue))
+            # An engine dropped undisposed: its connection is closed, not left for the
+            # garbage collector to find checked out.
+            weakref.finalize(engine, queue.drop)
         return queue
 
 
@@ -154,7 +193,7 @@ def _lead(engine: Engine, queue: _Queue, own: _Write) -> None:
         with queue.mutex:
             while queue.waiting and len(batch) < MAX_BATCH:
                 batch.append(queue.waiting.popleft())
-        _transact(engine, batch)
+        _transact(engine, queue, batch)
     finally:
         for item in batch:
             if not item.done:  # only if the leader itself was interrupted
@@ -168,23 +207,23 @@ def _lead(engine: Engine, queue: _Queue, own: _Write) -> None:
             item.woken.release()  # the leader's own included: it holds its lock
 
 
-def _transact(engine: Engine, batch: list[_Write]) -> None:
+def _transact(engine: Engine, queue: _Queue, batch: list[_Write]) -> None:
     """One transaction for ``batch``: a savepoint per body when there are several."""
-    try:
-        with translated_errors(engine):
-            dbapi = engine.raw_connection()
-    except Exception as exc:
-        _fail(batch, exc)
-        return
-    try:
-        cursor = dbapi.cursor()
+    with writer_lock(engine):
         try:
-            with writer_lock(engine):
-                _run(engine, dbapi, cursor, batch)
+            with translated_errors(engine):
+                dbapi = queue.writer_connection(engine)
+                cursor = dbapi.cursor()
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        try:
+            _run(engine, dbapi, cursor, batch)
         finally:
-            cursor.close()
-    finally:
-        dbapi.close()
+            if _reusable(dbapi, engine):
+                cursor.close()
+            else:  # closed by _rollback(), or left in a transaction by an interrupt
+                queue.drop()
 
 
 def _run(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> None:
@@ -212,7 +251,7 @@ def _run(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> None:
         except BaseException as exc:  # each caller gets what its own body raised
             item.error, item.done = exc, True
         try:
-            if alone or not dbapi.dbapi_connection.in_transaction:
+            if alone or not dbapi.in_transaction:
                 raise error("the transaction ended with the error")
             cursor.execute(f"ROLLBACK TO {savepoint}")
             cursor.execute(f"RELEASE {savepoint}")
@@ -254,7 +293,15 @@ def _copy(exc: BaseException) -> BaseException:
 
 def _rollback(dbapi: Any, cursor: Any, error: type[Exception]) -> None:
     try:
-        if dbapi.dbapi_connection.in_transaction:
+        if dbapi.in_transaction:
             cursor.execute("ROLLBACK")
     except error:
-        dbapi.invalidate()
+        dbapi.close()
+
+
+def _reusable(dbapi: Any, engine: Engine) -> bool:
+    """Whether the connection is open with no transaction left on it."""
+    try:
+        return not dbapi.in_transaction
+    except engine.dialect.loaded_dbapi.ProgrammingError:  # closed
+        return False

@@ -10,6 +10,8 @@ measured several times the database's own work (see docs/benchmarks.md).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +26,7 @@ from sqlalchemy.sql.expression import ClauseElement, ReturnsRows
 
 __all__ = [
     "PreparedStatement",
+    "WriterLock",
     "raw_read",
     "raw_transaction",
     "translated_errors",
@@ -126,16 +129,63 @@ def translated_errors(engine: Engine) -> Iterator[None]:
         ) from exc
 
 
-_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+class WriterLock:
+    """The queue of one SQLite database's writers: this process's threads, then its processes.
+
+    A thread first takes the process's own lock, then an exclusive ``flock`` on a file
+    beside the database (``<file>-writers``), which every Haechi process writing to it
+    takes as well: the workers of ``haechi serve --workers N``, other servers on the
+    same file, the CLI. A process waiting for it sleeps in the kernel and is woken the
+    moment the holder lets go, where SQLite's busy handler would sleep and poll (1 ms,
+    then 2, 5, 10… up to 100 ms between tries), which left the writers of two workers
+    idle between each other's transactions. The kernel drops the lock of a process that
+    dies. The sealer's and the jobs' own transactions still meet the writers at
+    SQLite's lock; no one holding SQLite's write lock ever waits for this one.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self._threads = threading.Lock()
+        self._file = (
+            None if path is None else open(path, "ab", opener=_private_opener)  # noqa: SIM115
+        )
+
+    def __enter__(self) -> WriterLock:
+        self._threads.acquire()
+        if self._file is not None:
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._file is not None:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
 _WRITERS_LOCK = threading.Lock()
 
 
-def writer_lock(engine: Engine) -> threading.Lock:
-    """The lock this process's writers to ``engine`` (SQLite) queue on, one per engine."""
+def writer_lock(engine: Engine) -> WriterLock:
+    """The lock the writers to ``engine`` (SQLite) queue on, one per engine (:class:`WriterLock`).
+
+    A memory database has no file, and no other process to share it with.
+    """
     with _WRITERS_LOCK:
         lock = _WRITERS.get(engine)
         if lock is None:
-            lock = _WRITERS[engine] = threading.Lock()
+            database = engine.url.database
+            memory = not database or database == ":memory:"
+            lock = _WRITERS[engine] = WriterLock(None if memory else f"{database}-writers")
         return lock
 
 
@@ -149,8 +199,9 @@ def raw_transaction(engine: Engine) -> Iterator[Any]:
     first queue on a lock of their own: a thread waiting in SQLite's busy handler
     sleeps and polls (up to 100 ms between tries) and may lose the write lock to
     newcomers again and again, which left some requests waiting for seconds; a thread
-    waiting on the lock is woken as soon as the writer before it is done. Other
-    processes (the sealer, the CLI) still meet at SQLite's own lock.
+    waiting on the lock is woken as soon as the writer before it is done. Haechi's
+    other processes writing this way queue on it too (:class:`WriterLock`); the sealer's
+    own transactions still meet at SQLite's lock.
 
     The audited reads and collections do not come here on SQLite: they commit in
     groups (:mod:`haechi.storage.group_commit`), whose leader takes the same lock.
