@@ -90,12 +90,14 @@ class Writers:
             assert not thread.is_alive(), f"{thread.name} never returned"
 
 
-def _batch_behind_a_leader(engine: SqlEngine, writers: Writers, bodies: dict[str, Any]) -> None:
+def _batch_behind_a_leader(
+    engine: SqlEngine, writers: Writers, bodies: dict[str, Any], lead: str = "lead"
+) -> None:
     """``lead`` writes and waits while the ``bodies`` queue; then all run."""
     release = threading.Event()
-    writers.start("lead", writers.insert("lead", then=lambda _: release.wait(30)))
+    writers.start(lead, writers.insert(lead, then=lambda _: release.wait(30)))
     queue = group_commit._queue(engine)
-    _until(lambda: "lead" in writers.ran_in)
+    _until(lambda: lead in writers.ran_in)
     for queued, (name, body) in enumerate(bodies.items(), start=1):
         writers.start(name, body)
         _until(lambda queued=queued: len(queue.waiting) == queued)  # type: ignore[misc]
@@ -432,3 +434,41 @@ def test_writers_of_other_processes_queue_on_the_lock_file(engine: SqlEngine) ->
         holder.kill()
         holder.wait(30)
     assert (Path(path).stat().st_mode & 0o777) == 0o600
+
+
+def test_a_batch_runs_without_savepoints_until_a_body_raises(engine: SqlEngine) -> None:
+    """All bodies fine: no savepoint at all. One raises: run again, a savepoint each."""
+    writers = Writers(engine)
+    _connection_of(engine)  # the leaders' connection now exists: trace what it runs
+    traced: list[str] = []
+    group_commit._queue(engine).connection.set_trace_callback(traced.append)
+
+    _batch_behind_a_leader(
+        engine, writers, {name: writers.insert(name) for name in ("a", "b", "c")}
+    )
+    assert _names(engine) == {"lead", "a", "b", "c"}
+    assert not [line for line in traced if "SAVEPOINT" in line]
+    assert sum("INSERT INTO rows" in line for line in traced) == 4  # each body once
+
+    traced.clear()
+
+    def boom(_: Any) -> None:
+        raise ValueError("e refuses")
+
+    _batch_behind_a_leader(
+        engine,
+        writers,
+        {"d": writers.insert("d"), "e": writers.insert("e", then=boom), "f": writers.insert("f")},
+        lead="lead2",
+    )
+    assert isinstance(writers.got["e"], ValueError)
+    assert writers.got["d"] == "d written"
+    assert writers.got["f"] == "f written"
+    assert _names(engine) == {"lead", "a", "b", "c", "lead2", "d", "f"}
+    # The first run stopped at e and was rolled back; the second ran all three.
+    assert [line for line in traced if line in ("ROLLBACK", "COMMIT")] == [
+        "COMMIT",  # the leader's own write, alone
+        "ROLLBACK",
+        "COMMIT",
+    ]
+    assert sum("SAVEPOINT haechi_write_" in line for line in traced) == 3

@@ -9,14 +9,16 @@ the time the write lock was held (docs/benchmarks.md).
 :func:`write` runs ``body(cursor)`` for its caller, and returns what it returns or
 raises what it raised, as a transaction of its own would. Callers that arrive while
 another thread writes queue up; the thread that finds no one writing leads: it runs
-every queued body in one transaction, each in a savepoint of its own, commits once,
-then wakes their callers and hands the lead to the next queued thread, if any.
+every queued body in one transaction, commits once, then wakes their callers and hands
+the lead to the next queued thread, if any.
 
-- A body that raises has its own statements rolled back (to its savepoint); the others
-  commit. If an error ends the whole transaction (SQLite rolls back on its own after a
-  full disk or an I/O error), or the commit fails, every body of the batch gets that
-  error and nothing of theirs is kept: no caller is ever told of a write that was not
-  committed.
+- A body that raises has its own statements rolled back; the others commit. The batch
+  first runs with no savepoint; if a body raises, that transaction is rolled back and
+  the batch runs again with a savepoint per body, so a body may run twice: a body must
+  have no effect outside the transaction that a second run would repeat. If an error
+  ends the whole transaction (SQLite rolls back on its own after a full disk or an I/O
+  error), or the commit fails, every body of the batch gets that error and nothing of
+  theirs is kept: no caller is ever told of a write that was not committed.
 - Each caller returns only after the commit that holds its work.
 - Bodies run in the leader's thread, in the order they were queued: they must take
   everything they need as arguments (no thread-local state), must not end the
@@ -227,6 +229,54 @@ def _transact(engine: Engine, queue: _Queue, batch: list[_Write]) -> None:
 
 
 def _run(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> None:
+    if len(batch) == 1 or not _run_whole(engine, dbapi, cursor, batch):
+        _run_saved(engine, dbapi, cursor, batch)
+
+
+def _run_whole(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> bool:
+    """Run ``batch`` with no savepoint and commit; False if a body raised (rolled back).
+
+    The common case, where every body succeeds, then costs no statement beyond the
+    bodies' own: each savepoint and its release is a call into SQLite, and each call
+    gives up the interpreter lock, which the leader must then win back from the
+    request threads while every other writer waits.
+    """
+    error = engine.dialect.loaded_dbapi.Error
+    try:
+        with translated_errors(engine):
+            cursor.execute("BEGIN IMMEDIATE")
+    except Exception as exc:
+        _fail(batch, exc)
+        return True
+    results: list[Any] = []
+    for item in batch:
+        try:
+            with translated_errors(engine):
+                results.append(item.body(cursor))
+        except BaseException as exc:
+            if dbapi.in_transaction:
+                _rollback(dbapi, cursor, error)
+                if _reusable(dbapi, engine):
+                    return False  # run again, a savepoint each: only this one is undone
+            # SQLite ended the transaction itself (a full disk, an I/O error), or it
+            # could not be rolled back: nothing of the batch is kept.
+            item.error, item.done = exc, True
+            _fail([other for other in batch if other is not item], exc)
+            return True
+    try:
+        with translated_errors(engine):
+            cursor.execute("COMMIT")
+    except Exception as exc:
+        _fail(batch, exc)
+        _rollback(dbapi, cursor, error)
+        return True
+    for item, result in zip(batch, results, strict=True):
+        item.result, item.done = result, True
+    return True
+
+
+def _run_saved(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> None:
+    """Run ``batch`` with a savepoint per body (none for a body alone) and commit."""
     error = engine.dialect.loaded_dbapi.Error
     try:
         with translated_errors(engine):
