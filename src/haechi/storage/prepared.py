@@ -16,7 +16,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
@@ -145,18 +145,27 @@ class WriterLock:
 
     def __init__(self, path: str | None) -> None:
         self._threads = threading.Lock()
-        self._file = (
-            None if path is None else open(path, "ab", opener=_private_opener)  # noqa: SIM115
-        )
+        self._path = path
+        self._file: IO[bytes] | None = None
+        self._pid = 0
+
+    def _handle(self) -> IO[bytes] | None:
+        # Opened in each process that writes: a child made by fork() shares its parent's
+        # open file, and with it the parent's flock, so it opens the file again.
+        if self._path is not None and self._pid != os.getpid():
+            self._file = open(self._path, "ab", opener=_private_opener)  # noqa: SIM115
+            self._pid = os.getpid()
+        return self._file
 
     def __enter__(self) -> WriterLock:
         self._threads.acquire()
-        if self._file is not None:
-            try:
-                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
-            except BaseException:
-                self._threads.release()
-                raise
+        try:
+            handle = self._handle()
+            if handle is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
         return self
 
     def __exit__(self, *_exc: object) -> None:
