@@ -457,9 +457,10 @@ class RetentionSettings(BaseModel):
         ge=1,
         le=50_000,
         description=(
-            "Collections destroyed per transaction (each with its certificates). Larger "
-            "chunks sweep faster (see docs/benchmarks.md) but hold SQLite's write lock, "
-            "which every use() needs for its audit event, for longer."
+            "Most collections destroyed per transaction (each with its certificates). "
+            "Larger chunks sweep faster (see docs/benchmarks.md) but hold SQLite's write "
+            "lock, which every use() needs for its audit event, for longer; on SQLite "
+            "chunks are also sized to hold it about 20 ms each."
         ),
     )
 

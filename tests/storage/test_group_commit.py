@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -396,14 +399,12 @@ with open(sys.argv[1], "ab") as lock:
 """
 
 
-def test_writers_of_other_processes_queue_on_the_lock_file(engine: SqlEngine) -> None:
-    """Another process holding ``<file>-writers`` holds every writer of this one back."""
-    import subprocess
-    import sys
-
-    path = f"{engine.url.database}-writers"
-    with group_commit.writer_lock(engine):  # made by the first writer, private
+@contextmanager
+def _another_process_holding_the_lock_file(engine: SqlEngine) -> Iterator[subprocess.Popen[str]]:
+    """A second process holding ``<file>-writers`` (made first here, as a writer would)."""
+    with group_commit.writer_lock(engine):
         pass
+    path = f"{engine.url.database}-writers"
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD_WRITER_LOCK, path],
         stdin=subprocess.PIPE,
@@ -413,6 +414,16 @@ def test_writers_of_other_processes_queue_on_the_lock_file(engine: SqlEngine) ->
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(30)
+
+
+def test_writers_of_other_processes_queue_on_the_lock_file(engine: SqlEngine) -> None:
+    """Another process holding ``<file>-writers`` holds every writer of this one back."""
+    path = f"{engine.url.database}-writers"
+    with _another_process_holding_the_lock_file(engine) as holder:
         written = threading.Event()
 
         def write() -> None:
@@ -430,10 +441,8 @@ def test_writers_of_other_processes_queue_on_the_lock_file(engine: SqlEngine) ->
         assert written.wait(30)
         writer.join(30)
         assert _names(engine) == {"late"}
-    finally:
-        holder.kill()
-        holder.wait(30)
-    assert (Path(path).stat().st_mode & 0o777) == 0o600
+    database_mode = Path(str(engine.url.database)).stat().st_mode & 0o777
+    assert (Path(path).stat().st_mode & 0o777) == database_mode == 0o600
 
 
 def test_a_batch_runs_without_savepoints_until_a_body_raises(engine: SqlEngine) -> None:
@@ -472,3 +481,65 @@ def test_a_batch_runs_without_savepoints_until_a_body_raises(engine: SqlEngine) 
         "COMMIT",
     ]
     assert sum("SAVEPOINT haechi_write_" in line for line in traced) == 3
+
+
+def test_a_holder_that_never_lets_go_costs_a_wait_not_a_hang(
+    engine: SqlEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past WAIT_SECONDS the writer goes on to SQLite's lock (whose busy timeout bounds it)."""
+    from haechi.storage import prepared
+
+    monkeypatch.setattr(prepared, "WAIT_SECONDS", 0.3)
+    with _another_process_holding_the_lock_file(engine):
+        group_commit.write(
+            engine, lambda cursor: cursor.execute("INSERT INTO rows VALUES ('past', 0)")
+        )
+        assert _names(engine) == {"past"}
+
+
+def test_a_lock_file_that_cannot_be_opened_leaves_writes_working(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'odd.db'}")
+    (tmp_path / "odd.db-writers").mkdir()  # not a file: open() fails
+    try:
+        assert group_commit.write(engine, lambda cursor: cursor.execute("SELECT 2").fetchone()) == (
+            2,
+        )
+    finally:
+        engine.dispose()
+
+
+def test_dispose_inside_a_write_does_not_deadlock(engine: SqlEngine) -> None:
+    """The lock is re-entrant in its thread: the body's own dispose() returns."""
+    outcome: list[object] = []
+
+    def body(cursor: Any) -> str:
+        cursor.execute("INSERT INTO rows VALUES ('before-dispose', 0)")
+        engine.dispose()  # closes the leader's connection under it
+        return "returned"
+
+    def run() -> None:
+        try:
+            outcome.append(group_commit.write(engine, body))
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert len(outcome) == 1  # an answer, either way: its connection went away mid-write
+    # The next write opens a new connection, and the lock is free for other threads.
+    assert _connection_of(engine) is not None
+
+
+def test_a_memory_database_keeps_its_connection_in_the_pool() -> None:
+    """sqlite:// lives in its connection: writes must not detach it from the pool."""
+    engine = create_db_engine("sqlite://")
+    try:
+        group_commit.write(engine, lambda cursor: cursor.execute("CREATE TABLE t (x INTEGER)"))
+        group_commit.write(engine, lambda cursor: cursor.execute("INSERT INTO t VALUES (1)"))
+        assert group_commit.write(
+            engine, lambda cursor: cursor.execute("SELECT count(*) FROM t").fetchone()
+        ) == (1,)
+    finally:
+        engine.dispose()

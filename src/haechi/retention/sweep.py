@@ -16,13 +16,19 @@ either intact or destroyed with its certificate, and the next sweep finishes the
 On PostgreSQL, chunks are claimed with ``FOR UPDATE SKIP LOCKED``: many sweepers may
 run at once, each collection is destroyed by exactly one of them (a unique
 certificate per collection backs this up), and no other transaction changes a
-claimed collection before its chunk commits. SQLite serialises writers.
+claimed collection before its chunk commits. SQLite serialises writers: there each
+chunk queues for the write lock with the server's writers
+(:class:`~haechi.storage.prepared.WriterLock`), and the chunks are sized to hold it for
+about :data:`CHUNK_SECONDS` each, so an audited read waits at most about that long
+behind the sweep instead of behind a chunk of ``chunk_size``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -37,11 +43,17 @@ from haechi.retention.certify import Batch, certify
 from haechi.retention.plan import LIVE_STATES, METHOD, Plan, Progress, StepHook, SweepReport
 from haechi.retention.separation import copy_to_separated, delete_separated, let_go, purge_separated
 from haechi.storage.keyring import shred_keys
+from haechi.storage.prepared import POLL_MAX_SECONDS, writer_lock
 from haechi.storage.tables import collections, items
 
 __all__ = ["LIVE_STATES", "METHOD", "Progress", "StepHook", "SweepReport", "Sweeper"]
 
 log = logging.getLogger("haechi.retention")
+
+#: SQLite: how long one chunk should hold the write lock that every audited read needs.
+CHUNK_SECONDS = 0.02
+#: SQLite: the smallest chunk, however slow the chunks are.
+MIN_CHUNK = 50
 
 
 class Sweeper:
@@ -68,6 +80,7 @@ class Sweeper:
         self.keys = keys
         self.name = name
         self.chunk_size = chunk_size
+        self._size = chunk_size  # on SQLite, adapted to CHUNK_SECONDS as chunks commit
         self.plan = Plan(policy)
         self._between = between
         self._postgres = database.dialect.name == "postgresql"
@@ -110,10 +123,29 @@ class Sweeper:
         self.checkpoint()
         return report
 
+    @contextmanager
+    def _chunk(self) -> Iterator[Connection]:
+        """One chunk's transaction; on SQLite in the writers' queue, and timed."""
+        if self._postgres:
+            with self.database.begin() as connection:
+                yield connection
+            return
+        with writer_lock(self.database):
+            started = time.monotonic()
+            with self.database.begin() as connection:
+                yield connection
+            took = time.monotonic() - started
+        # The file lock is not a queue: a writer waiting for it tries again within
+        # POLL_MAX_SECONDS, and the sweep, taking it straight back, would win each time.
+        time.sleep(2 * POLL_MAX_SECONDS)
+        # The next chunk in proportion to this one's time, at most chunk_size.
+        wanted = int(self._size * CHUNK_SECONDS / max(took, 1e-3))
+        self._size = max(min(MIN_CHUNK, self.chunk_size), min(self.chunk_size, wanted))
+
     def _claim(
         self, connection: Connection, condition: Any, columns: Sequence[Any]
     ) -> list[Row[Any]]:
-        query = select(*columns).where(condition).limit(self.chunk_size)
+        query = select(*columns).where(condition).limit(self._size)
         if self._postgres:
             query = query.with_for_update(skip_locked=True, of=collections)
         return list(connection.execute(query))
@@ -146,7 +178,7 @@ class Sweeper:
         )
         condition = self.plan.due_live(now, held=True)
         while True:
-            with self.database.begin() as connection:
+            with self._chunk() as connection:
                 rows = self._claim(connection, condition, columns)
                 if not rows:
                     break
@@ -160,7 +192,7 @@ class Sweeper:
                     moved += self._let_go(connection, rows, now)
             if not self._postgres:
                 self._step("copied", [row.id for row in rows])
-                with self.database.begin() as connection:
+                with self._chunk() as connection:
                     moved += self._let_go(connection, rows, now)
             if progress:
                 progress("separate", moved, total)
@@ -177,7 +209,7 @@ class Sweeper:
         """Destroy separated collections whose legal hold has ended, copies and all."""
         done = 0
         while True:
-            with self.database.begin() as connection:
+            with self._chunk() as connection:
                 rows = self._claim(connection, self.plan.hold_ended(now), (collections.c.id,))
                 if not rows:
                     break
@@ -196,7 +228,7 @@ class Sweeper:
         done = 0
         condition = self.plan.due_live(now, held=False)
         while True:
-            with self.database.begin() as connection:
+            with self._chunk() as connection:
                 rows = self._claim(connection, condition, (collections.c.id,))
                 if not rows:
                     break

@@ -211,30 +211,51 @@ def _lead(engine: Engine, queue: _Queue, own: _Write) -> None:
 
 def _transact(engine: Engine, queue: _Queue, batch: list[_Write]) -> None:
     """One transaction for ``batch``: a savepoint per body when there are several."""
+    # A memory database lives in its connection (one per thread, in its pool): it is
+    # checked out and back for each batch, never kept.
+    memory = engine.url.database in (None, "", ":memory:")
     with writer_lock(engine):
+        pooled: Any = None
         try:
             with translated_errors(engine):
-                dbapi = queue.writer_connection(engine)
+                if memory:
+                    pooled = engine.raw_connection()
+                    dbapi = pooled.dbapi_connection
+                else:
+                    dbapi = queue.writer_connection(engine)
                 cursor = dbapi.cursor()
         except Exception as exc:
             _fail(batch, exc)
+            if pooled is not None:
+                pooled.close()
             return
         try:
             _run(engine, dbapi, cursor, batch)
         finally:
-            if _reusable(dbapi, engine):
+            reusable = _reusable(dbapi, engine)
+            if reusable:
                 cursor.close()
-            else:  # closed by _rollback(), or left in a transaction by an interrupt
+            elif pooled is None:  # closed by _rollback(), or left in a transaction
                 queue.drop()
+            if pooled is not None and reusable:
+                pooled.close()
+            elif pooled is not None:
+                pooled.invalidate()
 
 
 def _run(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> None:
-    if len(batch) == 1 or not _run_whole(engine, dbapi, cursor, batch):
-        _run_saved(engine, dbapi, cursor, batch)
+    if len(batch) > 1 and _run_whole(engine, dbapi, cursor, batch):
+        return
+    remaining = [item for item in batch if not item.done]
+    if remaining:
+        _run_saved(engine, dbapi, cursor, remaining)
 
 
 def _run_whole(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> bool:
     """Run ``batch`` with no savepoint and commit; False if a body raised (rolled back).
+
+    A body's interrupt (``KeyboardInterrupt``, ``SystemExit``) is its own caller's, as
+    in :func:`_run_saved`: that body is done with it, and only the others run again.
 
     The common case, where every body succeeds, then costs no statement beyond the
     bodies' own: each savepoint and its release is a call into SQLite, and each call
@@ -257,6 +278,8 @@ def _run_whole(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> 
             if dbapi.in_transaction:
                 _rollback(dbapi, cursor, error)
                 if _reusable(dbapi, engine):
+                    if not isinstance(exc, Exception):
+                        item.error, item.done = exc, True
                     return False  # run again, a savepoint each: only this one is undone
             # SQLite ended the transaction itself (a full disk, an I/O error), or it
             # could not be rolled back: nothing of the batch is kept.

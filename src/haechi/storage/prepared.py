@@ -11,11 +11,16 @@ measured several times the database's own work (see docs/benchmarks.md).
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import stat
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
+from functools import partial
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Engine
@@ -32,6 +37,8 @@ __all__ = [
     "translated_errors",
     "writer_lock",
 ]
+
+log = logging.getLogger("haechi.storage")
 
 Processor = Callable[[Any], Any] | None
 
@@ -135,49 +142,112 @@ class WriterLock:
     A thread first takes the process's own lock, then an exclusive ``flock`` on a file
     beside the database (``<file>-writers``), which every Haechi process writing to it
     takes as well: the workers of ``haechi serve --workers N``, other servers on the
-    same file, the CLI. A process waiting for it sleeps in the kernel and is woken the
-    moment the holder lets go, where SQLite's busy handler would sleep and poll (1 ms,
-    then 2, 5, 10… up to 100 ms between tries), which left the writers of two workers
-    idle between each other's transactions. The kernel drops the lock of a process that
-    dies. The sealer's and the jobs' own transactions still meet the writers at
-    SQLite's lock; no one holding SQLite's write lock ever waits for this one.
+    same file, the CLI, the sweep. A process waiting for it tries again within
+    :data:`POLL_MAX_SECONDS`, where SQLite's busy handler sleeps 1 ms, then 2, 5, 10…
+    up to 100 ms between tries, which left the writers of two workers idle between each
+    other's transactions. The kernel drops the lock of a process that dies.
+
+    - The file is an aid, not the guarantee (SQLite's lock still is): a writer that
+      cannot open it (another owner's file, a read-only directory) queues on its
+      process's lock alone, and one that waits for it longer than
+      :data:`WAIT_SECONDS` (a holder stopped or hung) goes on to SQLite's own lock,
+      whose busy timeout then fails the write as ``database is locked``.
+    - The file gets the database file's mode and, for a process run as root, its
+      owner: as SQLite does for its ``-wal`` and ``-shm`` files.
+    - Re-entrant in one thread (``Engine.dispose()`` inside a write, for one): only the
+      outermost hold takes and lets go of the file.
+    - The sealer's own transactions meet the writers at SQLite's lock; no one holding
+      SQLite's write lock ever waits for this one.
     """
 
     def __init__(self, path: str | None) -> None:
-        self._threads = threading.Lock()
+        self._threads = threading.RLock()
+        self._depth = 0  # changed only by the thread holding _threads
         self._path = path
         self._file: IO[bytes] | None = None
         self._pid = 0
+        self._holding = False
 
     def _handle(self) -> IO[bytes] | None:
         # Opened in each process that writes: a child made by fork() shares its parent's
         # open file, and with it the parent's flock, so it opens the file again.
         if self._path is not None and self._pid != os.getpid():
-            self._file = open(self._path, "ab", opener=_private_opener)  # noqa: SIM115
             self._pid = os.getpid()
+            self._file = _open_beside(self._path)
         return self._file
 
     def __enter__(self) -> WriterLock:
         self._threads.acquire()
+        self._depth += 1
+        if self._depth > 1:
+            return self
         try:
             handle = self._handle()
-            if handle is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            self._holding = handle is not None and _take(handle)
         except BaseException:
+            self._depth -= 1
             self._threads.release()
             raise
         return self
 
     def __exit__(self, *_exc: object) -> None:
         try:
-            if self._file is not None:
+            self._depth -= 1
+            if self._depth == 0 and self._holding:
+                self._holding = False
+                assert self._file is not None
                 fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
         finally:
             self._threads.release()
 
 
-def _private_opener(path: str, flags: int) -> int:
-    return os.open(path, flags, 0o600)
+#: How long a writer waits for the writers' file before it goes on to SQLite's lock.
+WAIT_SECONDS = 30.0
+#: The longest pause between two tries for the writers' file.
+POLL_MAX_SECONDS = 0.001
+
+
+def _take(handle: IO[bytes]) -> bool:
+    """Take the file's lock, trying again at short pauses; False after WAIT_SECONDS."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    pause = 0.00005
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                log.warning("the writers' lock file was held for %.0f s; going on", WAIT_SECONDS)
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_MAX_SECONDS)
+
+
+def _open_beside(path: str) -> IO[bytes] | None:
+    """The writers' file, with its database's mode and owner; None if it cannot be had."""
+    database = Path(path.removesuffix("-writers"))
+    try:
+        found = database.stat()
+        mode, owner = stat.S_IMODE(found.st_mode) & 0o666, (found.st_uid, found.st_gid)
+    except OSError:
+        mode, owner = 0o600, None
+    try:
+        handle = open(path, "ab", opener=partial(_opener, mode=mode))  # noqa: SIM115
+    except OSError as exc:
+        log.warning(
+            "the writers' lock file cannot be opened (%s): writers queue in this process only",
+            type(exc).__name__,
+        )
+        return None
+    with suppress(OSError):  # only the file's owner may change its mode, only root its owner
+        os.fchmod(handle.fileno(), mode)
+        if owner is not None and os.geteuid() == 0:
+            os.fchown(handle.fileno(), *owner)
+    return handle
+
+
+def _opener(path: str, flags: int, *, mode: int) -> int:
+    return os.open(path, flags, mode)
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
@@ -187,14 +257,15 @@ _WRITERS_LOCK = threading.Lock()
 def writer_lock(engine: Engine) -> WriterLock:
     """The lock the writers to ``engine`` (SQLite) queue on, one per engine (:class:`WriterLock`).
 
-    A memory database has no file, and no other process to share it with.
+    A memory database has no file, and no other process to share it with; PostgreSQL
+    has row locks and many writers, and none of its writers queue here.
     """
     with _WRITERS_LOCK:
         lock = _WRITERS.get(engine)
         if lock is None:
             database = engine.url.database
-            memory = not database or database == ":memory:"
-            lock = _WRITERS[engine] = WriterLock(None if memory else f"{database}-writers")
+            shared = engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+            lock = _WRITERS[engine] = WriterLock(f"{database}-writers" if shared else None)
         return lock
 
 
