@@ -180,6 +180,36 @@ def test_a_transaction_sqlite_ended_fails_the_whole_batch(engine: SqlEngine) -> 
     assert _names(engine) == {"lead", "after"}
 
 
+def test_a_transaction_ended_in_the_run_with_savepoints_fails_the_whole_batch(
+    engine: SqlEngine,
+) -> None:
+    """Body b refuses in the first run (so the batch runs again), then ends the transaction."""
+    writers = Writers(engine)
+    runs: list[int] = []
+
+    def refuses_then_ends(cursor: Any) -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise ValueError("b refuses")  # the savepoint-free run is rolled back
+        cursor.execute("ROLLBACK")  # as SQLite does itself after a full disk
+        raise sqlite3.OperationalError("database or disk is full")
+
+    _batch_behind_a_leader(
+        engine,
+        writers,
+        {
+            "a": writers.insert("a"),
+            "b": writers.insert("b", then=refuses_then_ends),
+            "c": writers.insert("c"),
+        },
+    )
+    assert len(runs) == 2
+    for name in "abc":
+        assert isinstance(writers.got[name], OperationalError), writers.got[name]
+    assert _names(engine) == {"lead"}
+    assert group_commit.write(engine, Writers(engine).insert("after")) == "after written"
+
+
 def test_a_failure_of_the_batch_reaches_each_caller_as_its_own_exception(
     engine: SqlEngine,
 ) -> None:
