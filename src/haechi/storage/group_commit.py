@@ -44,7 +44,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 
-from haechi.storage.prepared import raw_transaction, translated_errors, writer_lock
+from haechi.storage.prepared import (
+    raw_transaction,
+    sqlite_file,
+    translated_errors,
+    writer_lock,
+)
 
 __all__ = ["MAX_BATCH", "write"]
 
@@ -213,7 +218,7 @@ def _transact(engine: Engine, queue: _Queue, batch: list[_Write]) -> None:
     """One transaction for ``batch``: a savepoint per body when there are several."""
     # A memory database lives in its connection (one per thread, in its pool): it is
     # checked out and back for each batch, never kept.
-    memory = engine.url.database in (None, "", ":memory:")
+    memory = sqlite_file(engine) is None
     with writer_lock(engine):
         pooled: Any = None
         try:
@@ -263,11 +268,7 @@ def _run_whole(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> 
     request threads while every other writer waits.
     """
     error = engine.dialect.loaded_dbapi.Error
-    try:
-        with translated_errors(engine):
-            cursor.execute("BEGIN IMMEDIATE")
-    except Exception as exc:
-        _fail(batch, exc)
+    if not _begin(engine, cursor, batch):
         return True
     results: list[Any] = []
     for item in batch:
@@ -286,12 +287,7 @@ def _run_whole(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> 
             item.error, item.done = exc, True
             _fail([other for other in batch if other is not item], exc)
             return True
-    try:
-        with translated_errors(engine):
-            cursor.execute("COMMIT")
-    except Exception as exc:
-        _fail(batch, exc)
-        _rollback(dbapi, cursor, error)
+    if not _commit(engine, dbapi, cursor, batch):
         return True
     for item, result in zip(batch, results, strict=True):
         item.result, item.done = result, True
@@ -301,11 +297,7 @@ def _run_whole(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> 
 def _run_saved(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> None:
     """Run ``batch`` with a savepoint per body (none for a body alone) and commit."""
     error = engine.dialect.loaded_dbapi.Error
-    try:
-        with translated_errors(engine):
-            cursor.execute("BEGIN IMMEDIATE")
-    except Exception as exc:
-        _fail(batch, exc)
+    if not _begin(engine, cursor, batch):
         return
     alone = len(batch) == 1
     kept: list[_Write] = []
@@ -338,15 +330,33 @@ def _run_saved(engine: Engine, dbapi: Any, cursor: Any, batch: list[_Write]) -> 
                 _fail(others, item.error)
             _rollback(dbapi, cursor, error)
             return
+    if not _commit(engine, dbapi, cursor, kept):
+        return
+    for item in kept:
+        item.done = True
+
+
+def _begin(engine: Engine, cursor: Any, batch: list[_Write]) -> bool:
+    """``BEGIN IMMEDIATE``; if it fails, every write of ``batch`` gets the error."""
+    try:
+        with translated_errors(engine):
+            cursor.execute("BEGIN IMMEDIATE")
+    except Exception as exc:
+        _fail(batch, exc)
+        return False
+    return True
+
+
+def _commit(engine: Engine, dbapi: Any, cursor: Any, writes: list[_Write]) -> bool:
+    """``COMMIT``; if it fails, ``writes`` get the error and the transaction is ended."""
     try:
         with translated_errors(engine):
             cursor.execute("COMMIT")
     except Exception as exc:
-        _fail(kept, exc)
-        _rollback(dbapi, cursor, error)
-        return
-    for item in kept:
-        item.done = True
+        _fail(writes, exc)
+        _rollback(dbapi, cursor, engine.dialect.loaded_dbapi.Error)
+        return False
+    return True
 
 
 def _fail(writes: list[_Write], exc: BaseException) -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "WriterLock",
     "raw_read",
     "raw_transaction",
+    "sqlite_file",
     "translated_errors",
     "writer_lock",
 ]
@@ -254,6 +255,14 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDiction
 _WRITERS_LOCK = threading.Lock()
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """The file of ``engine``'s SQLite database; None for a memory one, or PostgreSQL."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    return database
+
+
 def writer_lock(engine: Engine) -> WriterLock:
     """The lock the writers to ``engine`` (SQLite) queue on, one per engine (:class:`WriterLock`).
 
@@ -263,9 +272,8 @@ def writer_lock(engine: Engine) -> WriterLock:
     with _WRITERS_LOCK:
         lock = _WRITERS.get(engine)
         if lock is None:
-            database = engine.url.database
-            shared = engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
-            lock = _WRITERS[engine] = WriterLock(f"{database}-writers" if shared else None)
+            database = sqlite_file(engine)
+            lock = _WRITERS[engine] = WriterLock(f"{database}-writers" if database else None)
         return lock
 
 
