@@ -273,11 +273,19 @@ def test_too_many_items_are_refused_at_once_with_one_fault(
     assert count(engine, audit_events) == 0
 
 
-@pytest.mark.parametrize("bad", ["\ud800", "a\x00b"], ids=["surrogate", "nul"])
-def test_a_lone_surrogate_or_nul_in_a_value_is_invalid_input(
+@pytest.mark.parametrize(
+    "bad",
+    ["\ud800", "a\x00b", "\x9b2J", "a\x85b", "\x1b[2J"],
+    ids=["surrogate", "nul", "c1-csi", "c1-nel", "c0-escape"],
+)
+def test_a_lone_surrogate_nul_or_control_in_a_value_is_invalid_input(
     engine: Engine, person: dict[str, str], bad: str
 ) -> None:
-    """It refuses a value holding a lone surrogate or NUL as InvalidInput naming the item."""
+    """It refuses a value holding a lone surrogate, NUL or a C0/C1 control, naming the item.
+
+    A C1 control (CSI, U+009B, opens an escape sequence on a terminal that honours
+    8-bit controls) has no place in a name, an address or a phone number.
+    """
     for item in ("name", "email", "contact", "company"):
         with pytest.raises(InvalidInput) as caught:
             engine.collect(

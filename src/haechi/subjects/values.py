@@ -30,9 +30,11 @@ __all__ = ["CleanValue", "clean_value", "identifier", "unsafe_text"]
 _DEFAULT_REGION = "KR"
 # What a phone number may be typed with, after NFKC: digits and the usual separators.
 _PHONE_TEXT = re.compile(r"^\+?[0-9\s\-.()]+$")
-# C0 controls other than tab and newlines, DEL, and UTF-16 surrogates (which no
-# encoder accepts): never stored, never indexed.
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# C0 controls other than tab and newlines, DEL, C1 controls (U+0080-U+009F: CSI
+# U+009B starts an escape sequence in a terminal that honours 8-bit controls) and
+# UTF-16 surrogates (which no encoder accepts): never stored, never indexed. The web
+# forms refuse the same (``haechi.web.forms``).
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # Longest typed identifier worth parsing (RFC 5321 caps a path at 256 octets).
 _MAX_IDENTIFIER = 320
 # A raw value may shrink under NFC and trimming, but not by more than this factor.
@@ -48,7 +50,7 @@ class CleanValue:
 
 
 def unsafe_text(text: str) -> bool:
-    """Whether ``text`` holds a control character, NUL or a lone surrogate."""
+    """Whether ``text`` holds a C0 or C1 control character, NUL or a lone surrogate."""
     return _FORBIDDEN.search(text) is not None
 
 
