@@ -44,12 +44,20 @@ def test_tree_heads_are_public(client: TestClient, engine: Engine, person: dict[
     assert client.get("/api/v1/audit/heads", params={"since": 11}).json() == []
 
 
-def test_proofs_need_a_bearer(client: TestClient, engine: Engine, person: dict[str, str]) -> None:
-    """It serves inclusion proofs to authenticated callers only."""
+def test_proofs_are_for_log_readers(
+    client: TestClient, engine: Engine, person: dict[str, str]
+) -> None:
+    """It serves inclusion proofs to the officer and auditors, not to tokens or handlers."""
     activity(engine, person)
     assert client.get("/api/v1/audit/events/1/proof").status_code == 401
     _, token = engine.create_token(name="svc", purposes=["service"])
-    proof = client.get("/api/v1/audit/events/1/proof", headers=bearer(token))
+    refused = client.get("/api/v1/audit/events/1/proof", headers=bearer(token))
+    assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_REQUIRED")
+    handler, _ = add_and_login(engine, "han", "handler", "service")
+    refused = client.get("/api/v1/audit/events/1/proof", headers=bearer(handler))
+    assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_REQUIRED")
+    auditor, _ = add_and_login(engine, "yoon", "auditor")
+    proof = client.get("/api/v1/audit/events/1/proof", headers=bearer(auditor))
     assert proof.json()["leaf_index"] == 0
 
 

@@ -89,9 +89,9 @@ RULES: dict[tuple[str, str], Rule] = {
     # A lookup names no purpose: it finds only subjects the caller serves (null otherwise).
     ("POST", "/api/v1/subjects/lookup"): Rule(tokens=True, roles=frozenset({OFFICER, HANDLER})),
     ("POST", "/api/v1/optout-links"): FOR_PURPOSE,
-    # The log: heads are public, proofs hold hashes only, the rest is for log readers.
+    # The log: heads are public, the rest (proofs included) is for log readers.
     ("GET", "/api/v1/audit/heads"): PUBLIC,
-    ("GET", "/api/v1/audit/events/{event_id}/proof"): AUTHENTICATED,
+    ("GET", "/api/v1/audit/events/{event_id}/proof"): staff(*READERS),
     ("GET", "/api/v1/alerts"): staff(*READERS),
     ("GET", "/api/v1/audit/review/{month}"): staff(*READERS),
     # Staff sessions and accounts.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from pathlib import Path
 
 import httpx
@@ -125,10 +126,34 @@ def test_the_server_log_holds_no_client_text(data_dir: Path) -> None:
         client.get(f"/api/v1/{MARKER}/..%2f{MARKER}")
         client.request(MARKER, "/api/v1/health")
         client.get("/api/v1/audit/review/2026-11")
+        # Numbers where an id goes: a phone, a resident number, a card; an event's number.
+        client.get("/api/v1/subjects/01023456789/items", params={"purpose": "service"})
+        client.get("/api/v1/collections/9001011234568")
+        client.get("/api/v1/4111111111111111")
+        client.get("/api/v1/audit/events/17/proof")
     log = "".join(output)
     assert MARKER not in log
     assert '"GET /api/v1/subjects/<redacted>/items?<redacted> HTTP/1.1" 404' in log
     assert "/api/v1/audit/review/2026-11" in log
+    for number in ("01023456789", "9001011234568", "4111111111111111"):
+        assert number not in log
+    assert '"GET /api/v1/collections/<redacted> HTTP/1.1"' in log
+    assert "/api/v1/audit/events/17/proof" in log
+
+
+def test_a_slash_too_many_is_not_found_rather_than_redirected(
+    engine: Engine, local: TestClient
+) -> None:
+    """It answers 404 to a path with a trailing slash: no redirect built from the Host."""
+    answer = local.get(
+        f"/api/v1/subjects/{uuid.uuid4()}/items/",
+        params={"purpose": "service", "reason": MARKER},
+        headers={**bearer(engine, "service"), "Host": "evil.example"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 404
+    assert "location" not in answer.headers
+    assert MARKER not in answer.text
 
 
 def test_an_unexpected_error_is_logged_by_its_type_only() -> None:

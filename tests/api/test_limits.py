@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from haechi import Engine
 from haechi.api import create_app
+from tests.access.staff_helpers import add_and_login
 from tests.api.test_api import bearer, body
 
 MIB = 1024 * 1024
@@ -212,7 +213,8 @@ def test_a_lone_surrogate_is_422_and_the_connection_lives_on(
 
 def test_an_event_id_beyond_the_log_is_404(client: TestClient, engine: Engine) -> None:
     """It answers 404 for event ids past the log, even past 32 bits, and 422 past 64 bits."""
-    auth = bearer(engine, "service")
+    session, _ = add_and_login(engine, "yoon", "auditor")
+    auth = {"Authorization": f"Bearer {session}"}
     for event_id in (3_000_000_000, 2**63 - 1):
         response = client.get(f"/api/v1/audit/events/{event_id}/proof", headers=auth)
         assert response.status_code == 404, response.text

@@ -94,6 +94,9 @@ def create_app(
         # paths (a subject's id) and exception details to whatever collector the
         # host happens to configure, unasked.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # A path with a slash too many is not found, not redirected: the redirect
+        # would build its URL from the client's Host header and echo its query.
+        redirect_slashes=False,
     )
     if engine is not None:
         app.state.engine = engine

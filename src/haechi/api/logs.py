@@ -6,8 +6,10 @@ carries reasons and item names; a path, whatever a client typed; an exception me
 a value. :func:`redact_server_logs` puts two filters on uvicorn's loggers:
 
 * :class:`AccessLogRedaction` keeps the method, the route's own words and the ids
-  (UUIDs, numbers, months) of a path; any other segment and the whole query string
-  become ``<redacted>``;
+  of a path (UUIDs, months, and a number only where a route takes one, after its
+  word: ``events/123``); any other segment and the whole query string become
+  ``<redacted>``. A phone, card or resident number typed where an id goes is
+  redacted like any other text;
 * :class:`ExceptionTypeOnly` replaces a traceback by the exception's type and where
   Haechi's code raised it.
 """
@@ -26,31 +28,52 @@ __all__ = ["REDACTED", "AccessLogRedaction", "ExceptionTypeOnly", "redact_server
 
 REDACTED = "<redacted>"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_ID = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9]{1,20}|[0-9]{4}-[0-9]{2}"
-)
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9]{4}-[0-9]{2}")
+_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 class AccessLogRedaction(logging.Filter):
     """Rewrite uvicorn's access line ``client - "METHOD path HTTP/v" status``."""
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], numbered: Iterable[str] = ()) -> None:
         super().__init__()
         self.words = frozenset(words)
+        #: words a route follows with a number (``events`` of ``events/{event_id}``)
+        self.numbered = frozenset(numbered)
 
     @classmethod
     def for_app(cls, app: FastAPI) -> AccessLogRedaction:
-        """A filter that keeps the literal segments of ``app``'s routes."""
+        """A filter that keeps the literal segments of ``app``'s routes, and their numbers."""
+        schema = app.openapi()["paths"]
         # Included routers are not listed in app.routes: their paths come from the schema.
-        paths = [*app.openapi()["paths"], *(str(getattr(r, "path", "")) for r in app.routes)]
-        return cls(segment for path in paths for segment in path.split("/") if "{" not in segment)
+        paths = [*schema, *(str(getattr(r, "path", "")) for r in app.routes)]
+        numbered = set()
+        for path, operations in schema.items():
+            segments = path.split("/")
+            for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") != "path":
+                        continue
+                    if parameter.get("schema", {}).get("type") != "integer":
+                        continue
+                    where = segments.index("{" + parameter["name"] + "}")
+                    if where > 0:
+                        numbered.add(segments[where - 1])
+        words = (segment for path in paths for segment in path.split("/") if "{" not in segment)
+        return cls(words, numbered)
 
     def redact(self, path: str) -> str:
         """``path`` with only route words and ids kept, and no query string."""
         path, query, _ = path.partition("?")
+        segments = path.split("/")
         kept = [
-            segment if not segment or segment in self.words or _ID.fullmatch(segment) else REDACTED
-            for segment in path.split("/")
+            segment
+            if not segment
+            or segment in self.words
+            or _ID.fullmatch(segment)
+            or (_NUMBER.fullmatch(segment) and index > 0 and segments[index - 1] in self.numbered)
+            else REDACTED
+            for index, segment in enumerate(segments)
         ]
         return "/".join(kept) + (f"?{REDACTED}" if query else "")
 

@@ -55,7 +55,13 @@ def monthly_review(
 def event_proof(
     event_id: Annotated[int, Path(ge=1, le=2**63 - 1)], engine: EngineDep, actor: ActorDep
 ) -> dict[str, object]:
-    """Inclusion proof of one audit event in the newest signed head."""
+    """Inclusion proof of one audit event in the newest signed head (log readers).
+
+    For the privacy officer and auditors, as the rest of the log: building a proof
+    reads the tree's stored hashes (seconds for millions of events), and an event's
+    hashes are the log's, not a client's.
+    """
+    require_role(actor, *_LOG_READERS)
     if event_id > _LARGEST_EVENT_ID:
         raise NotFound(f"event {event_id} is not in the log", field="event_id")
     return engine.prove(event_id).to_json()
