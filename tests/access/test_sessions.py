@@ -55,21 +55,30 @@ def test_a_one_time_password_only_allows_changing_it(engine: Engine) -> None:
 
 
 def test_lockout_after_failures_until_the_officer_unlocks(engine: Engine) -> None:
-    """It locks after the threshold of failures, refuses even the right password, and unlocks."""
+    """It locks after the threshold of failures, refuses even the right password, and unlocks.
+
+    Only the right password is told of the lock: the failure that locks it, and any
+    wrong password after, answer as every wrong password does (no account oracle).
+    """
     add_and_login(engine, "kim", "handler", "service")
-    for _ in range(4):
+    for _ in range(5):
         with pytest.raises(PermissionDenied) as wrong:
             engine.login(username="kim", password="guess", source_ip=TRUSTED)
         assert codes(wrong) == "BAD_PASSWORD"
-    with pytest.raises(PermissionDenied) as fifth:
+        assert "lock" not in str(wrong.value)
+    [account] = [a for a in engine.staff(actor=SYSTEM) if a.username == "kim"]
+    assert account.locked
+    with pytest.raises(PermissionDenied) as still_wrong:
         engine.login(username="kim", password="guess", source_ip=TRUSTED)
-    assert codes(fifth) == "LOCKED"
+    assert codes(still_wrong) == "BAD_PASSWORD"
+    with pytest.raises(PermissionDenied) as nobody:
+        engine.login(username="nobody", password="guess", source_ip=TRUSTED)
+    assert str(nobody.value) == str(still_wrong.value)
     with pytest.raises(PermissionDenied) as right:
         engine.login(username="kim", password=NEW_PASSWORD, source_ip=TRUSTED)
     assert codes(right) == "LOCKED"
-    [account] = [a for a in engine.staff(actor=SYSTEM) if a.username == "kim"]
-    assert account.locked
-    assert login_events(engine)[-6:] == [("denied", "BAD_PASSWORD")] * 5 + [("denied", "LOCKED")]
+    assert login_events(engine)[-8:-2] == [("denied", "BAD_PASSWORD")] * 6
+    assert login_events(engine)[-1] == ("denied", "LOCKED")
 
     handler = Actor(name="lee", kind="staff", purposes=frozenset(), role="handler")
     with pytest.raises(PermissionDenied) as not_officer:
@@ -89,7 +98,10 @@ def test_the_lockout_threshold_is_a_setting(engine: Engine) -> None:
         engine.login(username="kim", password="guess", source_ip=TRUSTED)
     with pytest.raises(PermissionDenied) as second:
         engine.login(username="kim", password="guess", source_ip=TRUSTED)
-    assert codes(second) == "LOCKED"
+    assert codes(second) == "BAD_PASSWORD"
+    with pytest.raises(PermissionDenied) as right:
+        engine.login(username="kim", password=NEW_PASSWORD, source_ip=TRUSTED)
+    assert codes(right) == "LOCKED"
 
 
 def test_a_success_resets_the_failure_count(engine: Engine) -> None:

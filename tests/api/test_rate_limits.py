@@ -100,7 +100,11 @@ def test_codes_are_capped_per_source_across_addresses(engine: Engine, client: Te
 def test_staff_logins_lock_the_account_until_the_officer_unlocks(
     engine: Engine, client: TestClient
 ) -> None:
-    """It locks an account at the fifth wrong password: the right one is then refused too."""
+    """It locks an account at the fifth wrong password: the right one is then refused too.
+
+    Every wrong password answers 401 alike, the one that locks included: only the
+    right password learns of the lock.
+    """
     add_and_login(engine, "kim", "handler", "service")
     officer, _ = add_and_login(engine, "officer", "privacy_officer")
     threshold = engine.settings.auth.lockout_threshold
@@ -111,7 +115,10 @@ def test_staff_logins_lock_the_account_until_the_officer_unlocks(
     wrong = [login("not the password") for _ in range(threshold)]
     assert [(answer.status_code, answer.json()["code"]) for answer in wrong] == [
         (401, "BAD_PASSWORD")
-    ] * (threshold - 1) + [(403, "LOCKED")]
+    ] * threshold
+    assert len({answer.text for answer in wrong}) == 1
+    after = login("not the password")
+    assert (after.status_code, after.text) == (401, wrong[0].text)
     locked = login(NEW_PASSWORD)
     assert (locked.status_code, locked.json()["code"]) == (403, "LOCKED")
     assert "token" not in locked.json()

@@ -129,6 +129,10 @@ def login(
         passwords.verify(None, password)
         return refuse("BAD_PASSWORD", _BAD_CREDENTIALS, reason="the account is disabled")
     if row.locked_at is not None:
+        # Whether an account is locked is told only to who knows its password: to anyone
+        # else a locked account answers as a wrong password does, after the same hashing.
+        if not passwords.verify(row.password_hash, password):
+            return refuse("BAD_PASSWORD", _BAD_CREDENTIALS, reason="the account is locked")
         return refuse(
             "LOCKED", "the account is locked after failed logins; ask the privacy officer"
         )
@@ -143,12 +147,8 @@ def login(
         if failures < auth.lockout_threshold:
             return refuse(code, message, reason=f"failure {failures} of {auth.lockout_threshold}")
         connection.execute(update(staff).where(staff.c.id == row.id).values(locked_at=now))
-        return refuse(
-            code,
-            "the account is now locked after failed logins; ask the privacy officer",
-            reason=f"locked after {failures} failed logins",
-            answer="LOCKED",
-        )
+        # Answered as any failure: "now locked" would tell a guesser the account exists.
+        return refuse(code, message, reason=f"locked after {failures} failed logins")
 
     if not passwords.verify(row.password_hash, password):
         return fail("BAD_PASSWORD", _BAD_CREDENTIALS)
