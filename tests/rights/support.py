@@ -19,6 +19,7 @@ from haechi.config import MailSettings
 from haechi.engine import SYSTEM
 from haechi.errors import AccessDenied
 from haechi.mail import SmtpNotifier
+from haechi.mail.requests import drain_couriers
 from haechi.subjects.service import ConsentEvidence
 from haechi.web import export_renderer
 from tests.access.staff_helpers import add_and_login
@@ -53,6 +54,8 @@ class Inbox:
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
+        # Codes go out from the application's courier thread: wait until it is idle.
+        drain_couriers()
         return [message for message in self.messages if message["To"] == address]
 
 

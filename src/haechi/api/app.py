@@ -32,7 +32,7 @@ from haechi.config import Settings
 from haechi.engine import Engine
 from haechi.jobs import BackgroundJobs
 from haechi.mail import Notifier, SmtpNotifier
-from haechi.mail.requests import ExportRenderer
+from haechi.mail.requests import CodeCourier, ExportRenderer
 from haechi.web import console
 from haechi.web.site import install_public_site
 
@@ -75,9 +75,13 @@ def create_app(
         background = BackgroundJobs.for_engine(app.state.engine) if jobs else None
         if background is not None:
             background.start()
+        # One-time codes go out from a thread of their own (see mail.requests.CodeCourier).
+        app.state.codes = CodeCourier(app.state.engine, app.state.notifier)
+        app.state.codes.start()
         try:
             yield
         finally:
+            app.state.codes.stop()
             if background is not None:
                 background.stop()
             if owned:

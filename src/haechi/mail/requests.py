@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import secrets
+import threading
+import time
+import weakref
 from collections.abc import Callable
 from email.message import EmailMessage
 
@@ -27,10 +32,13 @@ __all__ = [
     "ON_SENT",
     "RESULT",
     "AnswerQueue",
+    "CodeCourier",
     "ExportRenderer",
     "code_message",
     "deliver_code",
     "deliver_result",
+    "drain_couriers",
+    "post_code",
     "result_message",
 ]
 
@@ -170,6 +178,128 @@ def deliver_code(engine: Engine, notifier: Notifier | None, mail: CodeMail) -> N
         _log.error("a request code waits in the outbox: no mail server is set")
         return
     deliver_due(engine, notifier, only=queued)
+
+
+class _Undone(Exception):
+    """Raised inside the decoy's transaction to roll it back."""
+
+
+def _decoy(engine: Engine, lang: str) -> None:
+    """The work of :func:`deliver_code` for an address not on file, undone at the end.
+
+    A message like a code's is rendered, sealed and stored, and the transaction rolled
+    back: the server spends about the same time on a request whatever the address.
+    """
+    ttl = engine.request_rules.code_ttl
+    mail = CodeMail(
+        request_id=str(secrets.randbelow(10**12)),
+        address="nobody@invalid.invalid",
+        code=f"{secrets.randbelow(10**6):06d}",
+        lang=lang,
+        expires_at=engine.clock() + ttl,
+    )
+    message = code_message(
+        mail,
+        policy=engine.policy.policy,
+        sender=engine.settings.mail.sender,
+        minutes=int(ttl.total_seconds() // 60),
+    )
+    try:
+        with engine.transaction() as connection:
+            enqueue_on(connection, engine, message, kind=CODE, expires_at=mail.expires_at)
+            raise _Undone
+    except _Undone:
+        pass
+
+
+class CodeCourier:
+    """Sends one-time codes from a thread of its own, apart from the requests' replies.
+
+    A request answers the same, known address or not; the code it mails must not make
+    the reply, or the next request on the same connection, any later. So the mail is
+    handed to this thread (a bounded queue), and a request for an address not on file
+    hands it the same work, undone (:func:`_decoy`). When the queue is full the code
+    is delivered in the caller's thread: never lost.
+    """
+
+    def __init__(self, engine: Engine, notifier: Notifier | None, *, capacity: int = 1000):
+        self._engine = engine
+        self._notifier = notifier
+        self._jobs: queue.Queue[tuple[CodeMail | None, str] | None] = queue.Queue(capacity)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the courier's thread."""
+        self._thread = threading.Thread(target=self._run, name="haechi-codes", daemon=True)
+        self._thread.start()
+        _COURIERS.add(self)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every code handed on so far was delivered; False at the timeout."""
+        deadline = time.monotonic() + timeout
+        while self._jobs.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued, then stop the thread."""
+        if self._thread is None:
+            return
+        self._jobs.put(None)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def post(self, mail: CodeMail | None, *, lang: str) -> None:
+        """Deliver ``mail``; with None (an address not on file), do the same work undone."""
+        if self._thread is None:
+            self._deliver(mail, lang)
+            return
+        try:
+            self._jobs.put_nowait((mail, lang))
+        except queue.Full:
+            self._deliver(mail, lang)
+
+    def _deliver(self, mail: CodeMail | None, lang: str) -> None:
+        try:
+            if mail is None:
+                _decoy(self._engine, lang)
+            else:
+                deliver_code(self._engine, self._notifier, mail)
+        except Exception as exc:  # the code stays in the outbox if it was stored
+            _log.error("a request code was not handed on: %s", type(exc).__name__)
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                self._deliver(*job)
+            finally:
+                self._jobs.task_done()
+
+
+_COURIERS: weakref.WeakSet[CodeCourier] = weakref.WeakSet()
+
+
+def drain_couriers(timeout: float = 10.0) -> None:
+    """Wait until every running courier of this process delivered what it was handed."""
+    for courier in list(_COURIERS):
+        courier.drain(timeout)
+
+
+def post_code(state: object, engine: Engine, mail: CodeMail | None, *, lang: str) -> None:
+    """Hand ``mail`` (None: an address not on file) to the application's courier.
+
+    ``state`` is the application's state; without a running courier (an application
+    never started) the work is done in the caller's thread.
+    """
+    courier = getattr(state, "codes", None)
+    if not isinstance(courier, CodeCourier):
+        courier = CodeCourier(engine, getattr(state, "notifier", None))
+    courier.post(mail, lang=lang)
 
 
 def _delivered(connection: Connection, engine: Engine, request_id: str | None) -> None:

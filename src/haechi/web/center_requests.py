@@ -13,12 +13,11 @@ import re
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
 from haechi.errors import HaechiError, NotFound, Problem
-from haechi.mail import Notifier
-from haechi.mail.requests import deliver_code
+from haechi.mail.requests import post_code
 from haechi.policy.schema import Policy
 from haechi.rights.models import CodeMail, PublicStatus
 from haechi.web.center import AcceptLanguage, Lang, Visit, follow_routes
@@ -37,14 +36,9 @@ _MAX_VALUE = 10_000
 KindPath = Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[a-z]+$")]
 
 
-def _notifier(request: Request) -> Notifier | None:
-    notifier: Notifier | None = getattr(request.app.state, "notifier", None)
-    return notifier
-
-
-def _mail_code(visit: Visit, background: BackgroundTasks, mail: CodeMail | None) -> None:
-    if mail is not None:
-        background.add_task(deliver_code, visit.engine, _notifier(visit.request), mail)
+def _mail_code(visit: Visit, mail: CodeMail | None) -> None:
+    # Known address or not, the same work goes to the courier (see CodeCourier).
+    post_code(visit.request.app.state, visit.engine, mail, lang=visit.lang)
 
 
 def _purposes(policy: Policy, lang: str) -> list[tuple[str, str]]:
@@ -117,7 +111,6 @@ def request_form(
 async def submit(
     request: Request,
     kind: KindPath,
-    background: BackgroundTasks,
     lang: Lang = None,
     accept: AcceptLanguage = None,
 ) -> HTMLResponse:
@@ -159,7 +152,7 @@ async def submit(
         return visit.refused("center/not_found.html.j2", error, path="/privacy/requests")
     except HaechiError as error:
         return _form(visit, kind, error=error, values=values)
-    _mail_code(visit, background, receipt.code_mail)
+    _mail_code(visit, receipt.code_mail)
     return visit.render(
         "center/code.html.j2",
         path="/privacy/status",
@@ -226,7 +219,7 @@ async def verify(
 
 @router.post("/privacy/verify/new-code", response_class=HTMLResponse)
 async def resend(
-    request: Request, background: BackgroundTasks, lang: Lang = None, accept: AcceptLanguage = None
+    request: Request, lang: Lang = None, accept: AcceptLanguage = None
 ) -> HTMLResponse:
     """Mail a new code (the earlier one stops working)."""
     visit = Visit.of(request, lang, accept)
@@ -236,7 +229,7 @@ async def resend(
         mail = visit.engine.resend_code(
             request_id, status_token=status_token, source_ip=visit.source_ip
         )
-        _mail_code(visit, background, mail)
+        _mail_code(visit, mail)
         return visit.render(
             "center/code.html.j2",
             path="/privacy/status",

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Header, Request, status
+from fastapi import APIRouter, Header, Request, status
 from pydantic import BaseModel, Field
 
 from haechi.api.deps import ERRORS, EngineDep, IdPath, IpDep
 from haechi.api.schemas import MAX_ITEM_VALUE, MAX_ITEMS, ErrorOut, ItemValue, Name, Text, _Body
 from haechi.engine.rights_inputs import MAX_PURPOSES
 from haechi.mail import Notifier
-from haechi.mail.requests import deliver_code
+from haechi.mail.requests import post_code
 from haechi.rights.models import PublicStatus
 
 __all__ = ["PublicRequestIn", "notifier_of", "router"]
@@ -97,7 +97,6 @@ def submit(
     engine: EngineDep,
     ip: IpDep,
     request: Request,
-    background: BackgroundTasks,
 ) -> ReceiptOut:
     """Make a request; a code is mailed to the address if it is on file."""
     receipt = engine.submit_request(
@@ -109,8 +108,8 @@ def submit(
         corrections=body.corrections,
         source_ip=ip,
     )
-    if receipt.code_mail is not None:
-        background.add_task(deliver_code, engine, notifier_of(request), receipt.code_mail)
+    # Known address or not, the same work goes to the courier (see CodeCourier).
+    post_code(request.app.state, engine, receipt.code_mail, lang=body.lang)
     return ReceiptOut(request_id=receipt.request_id, status_token=receipt.status_token)
 
 
@@ -133,12 +132,10 @@ def new_code(
     engine: EngineDep,
     ip: IpDep,
     request: Request,
-    background: BackgroundTasks,
 ) -> ReceiptOut:
     """Ask for a new code (the earlier one stops working)."""
     mail = engine.resend_code(request_id, status_token=token, source_ip=ip)
-    if mail is not None:
-        background.add_task(deliver_code, engine, notifier_of(request), mail)
+    post_code(request.app.state, engine, mail, lang=mail.lang if mail is not None else "ko")
     return ReceiptOut(request_id=request_id, status_token=token)
 
 
