@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from haechi.access.decision import Actor
 from haechi.api.schemas import ErrorOut
+from haechi.config import ServerSettings
 from haechi.engine import Engine
 from haechi.errors import PermissionDenied
 
@@ -22,10 +25,14 @@ __all__ = [
     "EngineDep",
     "IdPath",
     "IpDep",
+    "LaneDep",
     "caller",
     "client_ip",
     "current_actor",
     "get_engine",
+    "in_lane",
+    "lane_of",
+    "lane_size",
     "password_changer",
     "secret_of",
 ]
@@ -50,6 +57,57 @@ async def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+T = TypeVar("T")
+
+
+def lane_size(server: ServerSettings, dialect: str) -> int:
+    """How many collections a server process works on at once (the collections' lane).
+
+    ``server.collect_threads``, or by default one on SQLite and ``server.threads`` on
+    PostgreSQL. On SQLite a collection's work before its write (validation, the
+    identifier scan, seven seals) is Python under the interpreter lock, and its write
+    takes the database's one write lock: collections in several threads at once
+    overlap little, and hand the interpreter lock to each other at every call into
+    SQLite, the kernel or OpenSSL, which costs more CPU than the overlap saves
+    (measured in ``docs/benchmarks.md``). Reads keep every thread: theirs is short
+    work, and their log events commit together. On PostgreSQL a request waits for
+    its server at every statement, and other requests use that wait.
+    """
+    if server.collect_threads is not None:
+        return server.collect_threads
+    return 1 if dialect == "sqlite" else server.threads
+
+
+async def in_lane(lane: CapacityLimiter, work: Callable[[], T]) -> T:
+    """Run ``work`` in a request thread once ``lane`` has room (see :func:`lane_size`).
+
+    A request waiting for room holds no thread; the thread itself comes from the
+    request threads' own limiter (``server.threads``), so the pool is never exceeded.
+    """
+    async with lane:
+        return await to_thread.run_sync(work)
+
+
+def lane_of(state: Any) -> CapacityLimiter:
+    """The application's lane of collections: made at start-up, or at first use.
+
+    ``state`` is the application's state; an application called without its lifespan
+    (mounted in another, or driven by a test) makes its lane at its first collection.
+    """
+    lane: CapacityLimiter | None = getattr(state, "lane", None)
+    if lane is None:
+        engine: Engine = state.engine
+        lane = CapacityLimiter(lane_size(engine.settings.server, engine.database.dialect.name))
+        state.lane = lane
+    return lane
+
+
+async def get_lane(request: Request) -> CapacityLimiter:
+    """The application's lane of collections (see :func:`lane_of`)."""
+    return lane_of(request.app.state)
+
+
+LaneDep = Annotated[CapacityLimiter, Depends(get_lane)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

@@ -51,7 +51,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from haechi.api.deps import Caller
+from haechi.api.deps import Caller, in_lane, lane_of
 from haechi.api.routers.collections import collect_now
 from haechi.api.routers.subjects import read_items_now
 from haechi.api.schemas import CollectionCreate
@@ -118,7 +118,12 @@ class HotRoutes:
             await self.app(scope, _replay(messages, receive), send)
             return
         await self._answer(
-            scope, receive, send, lambda engine: collect_now(engine, caller, body), status=201
+            scope,
+            receive,
+            send,
+            lambda engine: collect_now(engine, caller, body),
+            status=201,
+            lane=True,
         )
 
     async def _answer(
@@ -129,11 +134,17 @@ class HotRoutes:
         work: Callable[[Any], BaseModel],
         *,
         status: int,
+        lane: bool = False,
     ) -> None:
-        engine = self.application.state.engine
+        state = self.application.state
+        engine = state.engine
         try:
-            # In the pool FastAPI runs sync work in (its limiter: server.threads).
-            model = await to_thread.run_sync(lambda: work(engine))
+            # In the pool FastAPI runs sync work in (its limiter: server.threads); a
+            # collection once the collections' lane has room, as its FastAPI route does.
+            if lane:
+                model = await in_lane(lane_of(state), lambda: work(engine))
+            else:
+                model = await to_thread.run_sync(lambda: work(engine))
         except Exception as exc:
             handler = self._handler_for(exc)
             if handler is None:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from starlette.concurrency import run_in_threadpool
 
-from haechi.api.deps import ERRORS, ActorDep, Caller, CallerDep, EngineDep, IdPath, IpDep
+from haechi.api.deps import (
+    ERRORS,
+    ActorDep,
+    Caller,
+    CallerDep,
+    EngineDep,
+    IdPath,
+    IpDep,
+    LaneDep,
+    in_lane,
+)
 from haechi.api.schemas import (
     CollectionCreate,
     CollectionCreated,
@@ -43,11 +52,11 @@ def collect_now(engine: Engine, caller: Caller, body: CollectionCreate) -> Colle
 
 @router.post("/collections", status_code=status.HTTP_201_CREATED, response_model=CollectionCreated)
 async def create_collection(
-    body: CollectionCreate, engine: EngineDep, caller: CallerDep
+    body: CollectionCreate, engine: EngineDep, caller: CallerDep, lane: LaneDep
 ) -> CollectionCreated:
     """Collect a subject's items for one purpose, with consent evidence."""
     # Authentication and the collection in one worker thread (see deps.Caller).
-    return await run_in_threadpool(collect_now, engine, caller, body)
+    return await in_lane(lane, lambda: collect_now(engine, caller, body))
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionPublic | CollectionDestroyed)
