@@ -231,6 +231,26 @@ class ServerSettings(BaseModel):
             "(at most database.pool_size)."
         ),
     )
+    header_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=600,
+        description=(
+            "Longest time a request's line and headers may take to arrive (and a new "
+            "connection to send its first request); a slower one gets 408."
+        ),
+    )
+    collect_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description=(
+            "Collections each server process works on at once, in as many of "
+            "server.threads; the others wait their turn holding no thread. Unset: 1 on "
+            "SQLite, where threads collecting side by side cost more CPU than they "
+            "overlap, and server.threads on PostgreSQL."
+        ),
+    )
     workers: int = Field(
         default=1,
         ge=1,
@@ -498,6 +518,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"server.threads ({self.server.threads}) must not exceed "
                 f"database.pool_size ({self.database.pool_size})"
+            )
+        lane = self.server.collect_threads
+        if lane is not None and lane > self.server.threads:
+            raise ValueError(
+                f"server.collect_threads ({lane}) must not exceed "
+                f"server.threads ({self.server.threads})"
             )
         return self
 

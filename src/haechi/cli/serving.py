@@ -11,6 +11,7 @@ takes SQLite's one write lock (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 
@@ -20,6 +21,7 @@ from uvicorn.supervisors import Multiprocess
 
 from haechi.api import create_app
 from haechi.api.logs import redact_server_logs
+from haechi.api.protocol import BoundedHttpTools, HeadLimits
 from haechi.cli.common import log_jobs
 from haechi.config import Settings
 from haechi.engine import Engine
@@ -34,9 +36,10 @@ DATA_VARIABLE = "HAECHI__DATA_DIR"
 URL_VARIABLE = "HAECHI__DATABASE__URL"
 
 
-def _uvicorn_config(app: FastAPI | str, *, workers: int) -> uvicorn.Config:
+def _uvicorn_config(app: FastAPI | str, *, workers: int, settings: Settings) -> uvicorn.Config:
     # The application resolves the client from server.trusted_proxies itself
     # (haechi.api.middleware); uvicorn must never rewrite it from headers.
+    limits = HeadLimits(seconds=settings.server.header_timeout_seconds)
     return uvicorn.Config(
         app,
         factory=isinstance(app, str),
@@ -44,6 +47,8 @@ def _uvicorn_config(app: FastAPI | str, *, workers: int) -> uvicorn.Config:
         log_level="info",
         proxy_headers=False,
         forwarded_allow_ips=[],
+        # Heads bounded in size, count and time (haechi.api.protocol).
+        http=functools.partial(BoundedHttpTools, limits=limits),  # type: ignore[arg-type]
     )
 
 
@@ -68,14 +73,14 @@ def serve_on(sock: socket.socket, engine: Engine, *, workers: int) -> None:
     log_jobs()
     if workers == 1:
         application = _application(engine, jobs=True)
-        config = _uvicorn_config(application, workers=1)
+        config = _uvicorn_config(application, workers=1, settings=engine.settings)
         # After the Config, which sets uvicorn's logging up: no client text in its lines.
         redact_server_logs(application)
         uvicorn.Server(config).run(sockets=[sock])
         return
     os.environ[DATA_VARIABLE] = str(engine.settings.data_dir.resolve())
     os.environ[URL_VARIABLE] = engine.settings.database_url
-    config = _uvicorn_config(f"{__name__}:worker_app", workers=workers)
+    config = _uvicorn_config(f"{__name__}:worker_app", workers=workers, settings=engine.settings)
     jobs = BackgroundJobs.for_engine(engine)
     jobs.start()
     try:
