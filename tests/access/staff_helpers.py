@@ -22,6 +22,9 @@ def add_and_login(
     assert session.secret is not None
     actor = engine.authenticate(session.secret, password_change=True)
     engine.change_password(
-        actor=actor, current_password=credentials.password, new_password=NEW_PASSWORD
+        actor=actor,
+        current_password=credentials.password,
+        new_password=NEW_PASSWORD,
+        session_secret=session.secret,
     )
     return session.secret, credentials

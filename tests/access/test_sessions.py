@@ -49,9 +49,54 @@ def test_a_one_time_password_only_allows_changing_it(engine: Engine) -> None:
         )
     assert "short" not in str(weak.value)
     engine.change_password(
-        actor=actor, current_password=credentials.password, new_password=NEW_PASSWORD
+        actor=actor,
+        current_password=credentials.password,
+        new_password=NEW_PASSWORD,
+        session_secret=session.secret,
     )
     assert engine.authenticate(session.secret).purposes == frozenset({"service"})
+
+
+def test_a_changed_password_ends_the_accounts_other_sessions(engine: Engine) -> None:
+    """It ends every other session of the account when its password changes."""
+    add_and_login(engine, "kim", "handler", "service")
+    here = engine.login(username="kim", password=NEW_PASSWORD, source_ip=TRUSTED).secret
+    elsewhere = engine.login(username="kim", password=NEW_PASSWORD, source_ip=TRUSTED).secret
+    assert here is not None
+    assert elsewhere is not None
+    engine.change_password(
+        actor=engine.authenticate(here),
+        current_password=NEW_PASSWORD,
+        new_password="another long password",
+        session_secret=here,
+    )
+    assert engine.authenticate(here).name == "kim"
+    with pytest.raises(PermissionDenied) as ended:
+        engine.authenticate(elsewhere)
+    assert codes(ended) == "INVALID_TOKEN"
+
+
+def test_guessing_the_current_password_counts_toward_the_lockout(engine: Engine) -> None:
+    """It counts a wrong current password as a failed login, locks, and ends the session."""
+    secret, _ = add_and_login(engine, "kim", "handler", "service")
+    threshold = engine.settings.auth.lockout_threshold
+    for _ in range(threshold):
+        with pytest.raises(PermissionDenied) as wrong:
+            engine.change_password(
+                actor=engine.authenticate(secret),
+                current_password="a guess",
+                new_password="another long password",
+                session_secret=secret,
+            )
+        assert codes(wrong) == "WRONG_PASSWORD"
+    [account] = [a for a in engine.staff(actor=SYSTEM) if a.username == "kim"]
+    assert account.locked
+    with pytest.raises(PermissionDenied) as ended:
+        engine.authenticate(secret)
+    assert codes(ended) == "INVALID_TOKEN"
+    with pytest.raises(PermissionDenied) as locked:
+        engine.login(username="kim", password=NEW_PASSWORD, source_ip=TRUSTED)
+    assert codes(locked) == "LOCKED"
 
 
 def test_lockout_after_failures_until_the_officer_unlocks(engine: Engine) -> None:
@@ -135,13 +180,13 @@ def test_totp_is_required_from_outside_the_trusted_networks(
     assert codes(missing) == "TOTP_REQUIRED"
     with pytest.raises(PermissionDenied) as wrong:
         engine.login(username="kim", password=NEW_PASSWORD, totp="000000", source_ip=REMOTE)
-    assert codes(wrong) == "BAD_TOTP"
+    assert codes(wrong) == "BAD_PASSWORD"  # answered as a wrong password; logged as it was
     code = totp_now(credentials, clock)
     session = engine.login(username="kim", password=NEW_PASSWORD, totp=code, source_ip=REMOTE)
     assert session.secret is not None
     with pytest.raises(PermissionDenied) as replay:
         engine.login(username="kim", password=NEW_PASSWORD, totp=code, source_ip=REMOTE)
-    assert codes(replay) == "BAD_TOTP"
+    assert codes(replay) == "BAD_PASSWORD"
     later = totp_now(credentials, clock, seconds=30)
     assert engine.login(username="kim", password=NEW_PASSWORD, totp=later, source_ip=REMOTE)
     assert login_events(engine)[-5:] == [
@@ -150,6 +195,39 @@ def test_totp_is_required_from_outside_the_trusted_networks(
         ("allowed", None),
         ("denied", "BAD_TOTP"),
         ("allowed", None),
+    ]
+
+
+def test_a_remote_refusal_never_tells_whether_the_password_was_right(engine: Engine) -> None:
+    """It answers a remote login the same for a right password, a wrong one and no account.
+
+    Without a code, all three are asked for one; with a wrong code, a wrong password and
+    a wrong code get one answer. Only the log says which it was.
+    """
+    add_and_login(engine, "kim", "handler", "service")
+
+    def answer(username: str, password: str, totp: str | None) -> tuple[str, str]:
+        with pytest.raises(PermissionDenied) as refused:
+            engine.login(username=username, password=password, totp=totp, source_ip=REMOTE)
+        return refused.value.code, refused.value.message
+
+    for totp in (None, "000000"):
+        answers = {
+            answer("kim", NEW_PASSWORD, totp),
+            answer("kim", "a wrong password", totp),
+            answer("nobody", "a wrong password", totp),
+        }
+        assert len(answers) == 1, answers
+        [(code, _)] = answers
+        assert code == ("TOTP_REQUIRED" if totp is None else "BAD_PASSWORD")
+    logged = [code for _, code in login_events(engine)[-6:]]
+    assert logged == [
+        "TOTP_REQUIRED",
+        "BAD_PASSWORD",
+        "BAD_PASSWORD",
+        "BAD_TOTP",
+        "BAD_PASSWORD",
+        "BAD_PASSWORD",
     ]
 
 

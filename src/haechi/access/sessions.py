@@ -48,6 +48,8 @@ SESSION_PREFIX = "hcs_"
 # The actor of a login to no account: the typed name is never logged nor echoed.
 UNKNOWN_ACCOUNT = "<unknown>"
 _BAD_CREDENTIALS = "wrong username or password"
+_BAD_CREDENTIALS_REMOTE = "wrong username, password or TOTP code"
+_TOTP_REQUIRED = "a TOTP code is required from outside the trusted networks"
 
 
 @dataclass(frozen=True)
@@ -122,22 +124,47 @@ def login(
     row = connection.execute(
         select(staff).where(staff.c.username == username).with_for_update()
     ).first()
+    remote = not from_trusted_network(source_ip, auth.trusted_networks)
+    # From outside the trusted networks no refusal may tell whether the password was
+    # right (a stolen one could be tried without the second factor): a login without
+    # a code is asked for one whatever it typed, and every other failure is answered
+    # alike. The log keeps what really failed.
+    asked = remote and not totp_code
+    generic = _BAD_CREDENTIALS_REMOTE if remote else _BAD_CREDENTIALS
+
+    def answered(code: str, *, reason: str | None = None) -> LoginResult:
+        if asked:
+            return refuse(code, _TOTP_REQUIRED, reason=reason, answer="TOTP_REQUIRED")
+        return refuse(code, generic, reason=reason, answer="BAD_PASSWORD")
+
     if row is None:
         passwords.verify(None, password)
-        return refuse("BAD_PASSWORD", _BAD_CREDENTIALS, reason="no such account")
+        return answered("BAD_PASSWORD", reason="no such account")
     if row.disabled_at is not None:
         passwords.verify(None, password)
-        return refuse("BAD_PASSWORD", _BAD_CREDENTIALS, reason="the account is disabled")
+        return answered("BAD_PASSWORD", reason="the account is disabled")
     if row.locked_at is not None:
-        # Whether an account is locked is told only to who knows its password: to anyone
+        # Whether an account is locked is told only to who holds its factors: to anyone
         # else a locked account answers as a wrong password does, after the same hashing.
         if not passwords.verify(row.password_hash, password):
-            return refuse("BAD_PASSWORD", _BAD_CREDENTIALS, reason="the account is locked")
+            return answered("BAD_PASSWORD", reason="the account is locked")
+        if remote and (
+            asked
+            or row.totp_sealed is None
+            or matching_step(
+                totp.open(row.totp_sealed, staff_id=row.id),
+                totp_code or "",
+                now=now,
+                after=row.totp_last_step,
+            )
+            is None
+        ):
+            return answered("LOCKED", reason="the account is locked")
         return refuse(
             "LOCKED", "the account is locked after failed logins; ask the privacy officer"
         )
 
-    def fail(code: str, message: str) -> LoginResult:
+    def fail(code: str) -> LoginResult:
         failures = connection.execute(
             update(staff)
             .where(staff.c.id == row.id)
@@ -145,25 +172,23 @@ def login(
             .returning(staff.c.failed_logins)
         ).scalar_one()
         if failures < auth.lockout_threshold:
-            return refuse(code, message, reason=f"failure {failures} of {auth.lockout_threshold}")
+            return answered(code, reason=f"failure {failures} of {auth.lockout_threshold}")
         connection.execute(update(staff).where(staff.c.id == row.id).values(locked_at=now))
         # Answered as any failure: "now locked" would tell a guesser the account exists.
-        return refuse(code, message, reason=f"locked after {failures} failed logins")
+        return answered(code, reason=f"locked after {failures} failed logins")
 
     if not passwords.verify(row.password_hash, password):
-        return fail("BAD_PASSWORD", _BAD_CREDENTIALS)
+        return fail("BAD_PASSWORD")
     step = row.totp_last_step
-    if not from_trusted_network(source_ip, auth.trusted_networks):
+    if remote:
         if row.totp_sealed is None:
-            return refuse("TOTP_NOT_ENROLLED", "a TOTP second factor is needed; none is enrolled")
-        if not totp_code:
-            return refuse(
-                "TOTP_REQUIRED", "a TOTP code is required from outside the trusted networks"
-            )
+            return answered("TOTP_NOT_ENROLLED", reason="no second factor is enrolled")
+        if asked:
+            return answered("TOTP_REQUIRED")
         secret = totp.open(row.totp_sealed, staff_id=row.id)
-        step = matching_step(secret, totp_code, now=now, after=row.totp_last_step)
+        step = matching_step(secret, totp_code or "", now=now, after=row.totp_last_step)
         if step is None:
-            return fail("BAD_TOTP", "wrong or already used TOTP code")
+            return fail("BAD_TOTP")
     values: dict[str, object] = {"failed_logins": 0, "last_login_at": now, "totp_last_step": step}
     if passwords.needs_rehash(row.password_hash):
         values["password_hash"] = passwords.hash(password)
@@ -284,14 +309,34 @@ def change_password(
     current_password: str,
     new_password: str,
     passwords: Passwords,
+    auth: AuthSettings,
     now: datetime,
     source_ip: str | None = None,
+    session_secret: str | None = None,
 ) -> PermissionDenied | None:
-    """Replace a password after checking the current one; return a refusal, if any."""
+    """Replace a password after checking the current one; return a refusal, if any.
+
+    A wrong current password counts as a failed login (whoever holds a session must not
+    guess the password without bound): at the lockout threshold the account locks and
+    every session of it ends. A changed password ends the account's other sessions,
+    all but the one of ``session_secret`` (a session taken before the change goes).
+    """
     row = connection.execute(
-        select(staff.c.username, staff.c.password_hash).where(staff.c.id == staff_id)
+        select(staff.c.username, staff.c.password_hash)
+        .where(staff.c.id == staff_id)
+        .with_for_update()
     ).one()
     if not passwords.verify(row.password_hash, current_password):
+        failures = connection.execute(
+            update(staff)
+            .where(staff.c.id == staff_id)
+            .values(failed_logins=staff.c.failed_logins + 1)
+            .returning(staff.c.failed_logins)
+        ).scalar_one()
+        locked = failures >= auth.lockout_threshold
+        if locked:
+            connection.execute(update(staff).where(staff.c.id == staff_id).values(locked_at=now))
+            _end_sessions(connection, staff_id, now=now)
         record_event(
             connection,
             now=now,
@@ -300,6 +345,11 @@ def change_password(
             action="password_change",
             outcome="denied",
             code="WRONG_PASSWORD",
+            reason=(
+                f"locked after {failures} failed logins"
+                if locked
+                else f"failure {failures} of {auth.lockout_threshold}"
+            ),
             source_ip=source_ip,
         )
         return PermissionDenied("the current password is wrong", code="WRONG_PASSWORD")
@@ -309,7 +359,12 @@ def change_password(
     connection.execute(
         update(staff)
         .where(staff.c.id == staff_id)
-        .values(password_hash=passwords.hash(new_password), must_change_password=False)
+        .values(
+            password_hash=passwords.hash(new_password), must_change_password=False, failed_logins=0
+        )
+    )
+    ended = _end_sessions(
+        connection, staff_id, now=now, keep=_hash(session_secret) if session_secret else None
     )
     record_event(
         connection,
@@ -317,6 +372,19 @@ def change_password(
         actor=row.username,
         actor_kind="staff",
         action="password_change",
+        reason=f"{ended} other sessions ended" if ended else None,
         source_ip=source_ip,
     )
     return None
+
+
+def _end_sessions(
+    connection: Connection, staff_id: str, *, now: datetime, keep: str | None = None
+) -> int:
+    """End the open sessions of ``staff_id`` (but the one whose token hash is ``keep``)."""
+    ending = update(staff_sessions).where(
+        staff_sessions.c.staff_id == staff_id, staff_sessions.c.ended_at.is_(None)
+    )
+    if keep is not None:
+        ending = ending.where(staff_sessions.c.token_hash != keep)
+    return int(connection.execute(ending.values(ended_at=now)).rowcount or 0)

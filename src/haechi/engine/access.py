@@ -301,8 +301,19 @@ class AccessMixin(EngineBase):
         with self.transaction() as connection:
             sessions.logout(connection, secret=secret, now=self.clock(), source_ip=source_ip)
 
-    def change_password(self, *, actor: Actor, current_password: str, new_password: str) -> None:
-        """Replace a staff member's own password (required after a one-time password)."""
+    def change_password(
+        self,
+        *,
+        actor: Actor,
+        current_password: str,
+        new_password: str,
+        session_secret: str | None = None,
+    ) -> None:
+        """Replace a staff member's own password (required after a one-time password).
+
+        The account's other sessions end; ``session_secret`` names the one that goes on.
+        A wrong current password counts toward the lockout, as a failed login does.
+        """
         if actor.kind != "staff" or actor.id is None:
             raise PermissionDenied("only a staff session has a password", code="ROLE_REQUIRED")
         staff_id = actor.id
@@ -313,8 +324,10 @@ class AccessMixin(EngineBase):
                 current_password=current_password,
                 new_password=new_password,
                 passwords=self._passwords,
+                auth=self.settings.auth,
                 now=self.clock(),
                 source_ip=actor.source_ip,
+                session_secret=session_secret,
             )
         if refusal is not None:
             raise refusal

@@ -43,9 +43,19 @@ def logout(engine: EngineDep, credentials: BearerDep, ip: IpDep) -> None:
 
 @router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
 def change_password(
-    body: PasswordChangeIn, engine: EngineDep, actor: Annotated[Actor, Depends(password_changer)]
+    body: PasswordChangeIn,
+    engine: EngineDep,
+    actor: Annotated[Actor, Depends(password_changer)],
+    credentials: BearerDep,
 ) -> None:
-    """Change one's own password (required after a one-time password)."""
+    """Change one's own password (required after a one-time password).
+
+    The account's other sessions end; this one goes on. A wrong current password
+    counts toward the lockout.
+    """
     engine.change_password(
-        actor=actor, current_password=body.current_password, new_password=body.new_password
+        actor=actor,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        session_secret=secret_of(credentials),
     )

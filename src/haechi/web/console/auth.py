@@ -150,10 +150,13 @@ def change_password(
     new_password: Annotated[Text, Form(min_length=1, max_length=1024)],
     repeat: Annotated[Text, Form(min_length=1, max_length=1024)],
 ) -> Response:
-    """Replace the password; the session goes on."""
+    """Replace the password; this session goes on, the account's others end."""
     if new_password != repeat:
         raise InvalidInput("the two new passwords differ", field="repeat")
     engine_of(request).change_password(
-        actor=viewer.staff, current_password=current_password, new_password=new_password
+        actor=viewer.staff,
+        current_password=current_password,
+        new_password=new_password,
+        session_secret=request.cookies.get(COOKIE),
     )
     return redirect("/console")
