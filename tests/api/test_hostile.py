@@ -141,6 +141,20 @@ def test_the_server_log_holds_no_client_text(data_dir: Path) -> None:
     assert "/api/v1/audit/events/17/proof" in log
 
 
+def test_a_refused_collection_does_not_name_its_purpose(
+    engine: Engine, local: TestClient, person: dict[str, str]
+) -> None:
+    """It refuses a token another purpose's collection without naming that purpose."""
+    marketing = local.post(
+        "/api/v1/collections", json=body(person, "marketing"), headers=bearer(engine, "marketing")
+    )
+    collection_id = marketing.json()["collection_id"]
+    service = bearer(engine, "service", name="service")
+    refused = local.get(f"/api/v1/collections/{collection_id}", headers=service)
+    assert (refused.status_code, refused.json()["code"]) == (403, "NO_GRANT")
+    assert "marketing" not in refused.text
+
+
 def test_a_slash_too_many_is_not_found_rather_than_redirected(
     engine: Engine, local: TestClient
 ) -> None:

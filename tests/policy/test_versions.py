@@ -36,6 +36,16 @@ def test_a_time_with_an_offset_is_kept_and_a_naive_one_refused() -> None:
             parse_effective(bad)
 
 
+@pytest.mark.parametrize(
+    "edge", ["0001-01-01", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+)
+def test_a_date_whose_utc_is_past_the_calendar_is_invalid_input(edge: str) -> None:
+    """It refuses, naming the field, a time whose UTC falls before year 1 or after 9999."""
+    with pytest.raises(InvalidInput) as caught:
+        parse_effective(edge)
+    assert caught.value.field == "effective"
+
+
 def test_the_notice_period_binds_every_version_but_the_first() -> None:
     """It refuses less than the notice period ahead, except for the very first version."""
     check_effective(NOW, now=NOW, notice_days=7, first=True, latest_effective=None)

@@ -102,6 +102,15 @@ def test_a_petition_with_a_resident_number_is_refused_unquoted(engine: Engine) -
     assert "900101" not in str(refused.value)
 
 
+@pytest.mark.parametrize("trick", ["\u202egnp.exe", "\x9b2J", "\x1b[2J"])
+def test_a_petition_with_a_control_or_bidi_override_is_refused(engine: Engine, trick: str) -> None:
+    """It refuses a petition that would reorder or escape what a staff page shows."""
+    with pytest.raises(InvalidInput) as refused:
+        submit(engine, petition=f"hello {trick}")
+    assert refused.value.code == "INVALID_TEXT"
+    assert trick not in str(refused.value)
+
+
 def test_the_thread_is_sealed_in_storage(
     engine: Engine, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:

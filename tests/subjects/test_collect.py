@@ -175,6 +175,7 @@ def test_refuses_a_missing_required_item(engine: Engine, person: dict[str, str])
         ("name", ""),
         ("name", "x" * 101),
         ("name", "line\nbreak"),
+        ("name", "line\u2028break"),
         ("company", 42),
     ],
 )
@@ -275,16 +276,17 @@ def test_too_many_items_are_refused_at_once_with_one_fault(
 
 @pytest.mark.parametrize(
     "bad",
-    ["\ud800", "a\x00b", "\x9b2J", "a\x85b", "\x1b[2J"],
-    ids=["surrogate", "nul", "c1-csi", "c1-nel", "c0-escape"],
+    ["\ud800", "a\x00b", "\x9b2J", "a\x85b", "\x1b[2J", "bidi\u202egnp.exe", "a\u2067b"],
+    ids=["surrogate", "nul", "c1-csi", "c1-nel", "c0-escape", "bidi-override", "bidi-isolate"],
 )
 def test_a_lone_surrogate_nul_or_control_in_a_value_is_invalid_input(
     engine: Engine, person: dict[str, str], bad: str
 ) -> None:
-    """It refuses a value holding a lone surrogate, NUL or a C0/C1 control, naming the item.
+    """It refuses a value holding a lone surrogate, NUL, a C0/C1 or a bidi control.
 
     A C1 control (CSI, U+009B, opens an escape sequence on a terminal that honours
-    8-bit controls) has no place in a name, an address or a phone number.
+    8-bit controls) has no place in a name, an address or a phone number; a bidi
+    override makes a staff page show another value than the one stored.
     """
     for item in ("name", "email", "contact", "company"):
         with pytest.raises(InvalidInput) as caught:

@@ -86,6 +86,16 @@ def test_the_code_page_is_the_same_for_known_and_unknown_and_repeats_no_address(
     assert pages[0] == pages[1]
 
 
+def test_the_code_field_carries_its_own_attributes(client: TestClient) -> None:
+    """It gives the code field a numeric keypad and six characters, as attributes."""
+    token = token_of(client, "/privacy/requests/access?lang=en")
+    answer = client.post(
+        "/privacy/requests/access?lang=en", data={"contact": "a@example.kr", "csrf_token": token}
+    )
+    assert 'inputmode="numeric" maxlength="6"' in answer.text
+    assert "&#34;" not in answer.text
+
+
 @pytest.mark.parametrize(
     ("path", "data", "fields"),
     [

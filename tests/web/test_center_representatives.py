@@ -73,6 +73,13 @@ def test_a_proof_of_the_wrong_type_size_or_missing_is_named(client: TestClient) 
     assert "requester" in invalid_fields(answer.text)
 
 
+def test_the_proof_field_names_the_types_it_takes(client: TestClient) -> None:
+    """It tells the file picker the proof's types, as an attribute."""
+    page = client.get(PATH).text
+    assert 'accept="application/pdf,image/png,image/jpeg"' in page
+    assert "&#34;" not in page
+
+
 def test_a_body_past_the_limit_is_refused_unread(client: TestClient) -> None:
     """It answers 413 to a proof larger than the server takes."""
     big = ("poa.pdf", b"%PDF" + b"0" * (2 * 1024 * 1024), "application/pdf")

@@ -256,8 +256,13 @@ class EngineBase:
         subject_id: str | None = None,
         collection_id: str | None = None,
         source_ip: str | None = None,
+        asked: bool = True,
     ) -> AccessDenied | None:
-        """Record and return a NO_GRANT refusal when ``actor`` lacks ``purpose``."""
+        """Record and return a NO_GRANT refusal when ``actor`` lacks ``purpose``.
+
+        ``asked``: the caller named the purpose. One found from a collection's id is
+        not named back: the caller would learn the purpose of data it may not see.
+        """
         source_ip = source_ip or actor.source_ip
         if actor.may_serve(purpose):
             return None
@@ -274,11 +279,12 @@ class EngineBase:
         )
         # Only a declared purpose is named back: anything else is the caller's text.
         named = logged["purpose"] == purpose
-        message = (
-            f"no grant for purpose {purpose!r}"
-            if named
-            else "no grant for a purpose the policy does not declare"
-        )
+        if not asked:
+            message = "no grant for the purpose of this collection"
+        elif named:
+            message = f"no grant for purpose {purpose!r}"
+        else:
+            message = "no grant for a purpose the policy does not declare"
         return AccessDenied(Reason.NO_GRANT.value, message, audit_event_id=event_id)
 
     def _integrity_alert(
@@ -399,6 +405,7 @@ class EngineBase:
                     subject_id=info.subject_id,
                     collection_id=collection_id,
                     source_ip=source_ip,
+                    asked=False,
                 )
             ) is None:
                 result = change(connection)

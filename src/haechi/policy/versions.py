@@ -52,7 +52,7 @@ def parse_effective(text: str) -> datetime:
             day = date.fromisoformat(value)
         except ValueError:
             raise InvalidInput("the effective date is not a date", field="effective") from None
-        return datetime(day.year, day.month, day.day, tzinfo=EFFECTIVE_ZONE).astimezone(UTC)
+        return _in_utc(datetime(day.year, day.month, day.day, tzinfo=EFFECTIVE_ZONE))
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -64,7 +64,17 @@ def parse_effective(text: str) -> datetime:
         raise InvalidInput(
             "the effective time must carry a UTC offset (e.g. +09:00)", field="effective"
         )
-    return moment.astimezone(UTC)
+    return _in_utc(moment)
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a time whose UTC falls outside years 1-9999 is refused."""
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(
+            "the effective date is outside the years a date can hold", field="effective"
+        ) from None
 
 
 def check_effective(

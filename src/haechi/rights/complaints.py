@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -155,6 +156,11 @@ class ThreadMessage:
     text: str | None
 
 
+# Controls a message may not hold, besides NUL: C0 but tab and newlines, DEL, C1, and
+# the bidi embeddings, overrides and isolates (as items and forms refuse them).
+_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def message_problem(text: object, *, field: str) -> InvalidInput | None:
     """What is wrong with a message of the thread, if anything (never quoting it)."""
     if not isinstance(text, str) or not text.strip():
@@ -165,6 +171,12 @@ def message_problem(text: object, *, field: str) -> InvalidInput | None:
         )
     if "\x00" in text:
         return InvalidInput(f"{field} contains a NUL character", field=field, code="INVALID_TEXT")
+    if _CONTROLS.search(text):
+        return InvalidInput(
+            f"{field} contains a control or bidi override character",
+            field=field,
+            code="INVALID_TEXT",
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

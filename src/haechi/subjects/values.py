@@ -31,10 +31,17 @@ _DEFAULT_REGION = "KR"
 # What a phone number may be typed with, after NFKC: digits and the usual separators.
 _PHONE_TEXT = re.compile(r"^\+?[0-9\s\-.()]+$")
 # C0 controls other than tab and newlines, DEL, C1 controls (U+0080-U+009F: CSI
-# U+009B starts an escape sequence in a terminal that honours 8-bit controls) and
-# UTF-16 surrogates (which no encoder accepts): never stored, never indexed. The web
-# forms refuse the same (``haechi.web.forms``).
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# U+009B starts an escape sequence in a terminal that honours 8-bit controls), the
+# bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069:
+# "bidi\u202egnp.exe" shows as "bidiexe.png" on a staff page) and UTF-16 surrogates
+# (which no encoder accepts): never stored, never indexed. Right-to-left text needs
+# none of them (its marks, U+200E/U+200F, stay). The web forms refuse the same
+# (``haechi.web.forms``).
+_FORBIDDEN = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+# Line breaks besides CR and LF: a one-line value holds none of them.
+_LINE_BREAKS = re.compile(r"[\n\r\u2028\u2029]")
 # Longest typed identifier worth parsing (RFC 5321 caps a path at 256 octets).
 _MAX_IDENTIFIER = 320
 # A raw value may shrink under NFC and trimming, but not by more than this factor.
@@ -50,7 +57,7 @@ class CleanValue:
 
 
 def unsafe_text(text: str) -> bool:
-    """Whether ``text`` holds a C0 or C1 control character, NUL or a lone surrogate."""
+    """Whether ``text`` holds a C0 or C1 control, a bidi control, NUL or a lone surrogate."""
     return _FORBIDDEN.search(text) is not None
 
 
@@ -98,7 +105,7 @@ def clean_value(name: str, item: Item, raw: object) -> CleanValue:
         raise InvalidInput(f"{field} is empty", field=field)
     if len(value) > item.max_length:
         raise InvalidInput(f"{field} is longer than {item.max_length} characters", field=field)
-    if item.kind is not ItemKind.TEXT and ("\n" in value or "\r" in value):
+    if item.kind is not ItemKind.TEXT and _LINE_BREAKS.search(value):
         raise InvalidInput(f"{field} contains control characters", field=field)
     if item.kind in (ItemKind.PHONE, ItemKind.EMAIL):
         cleaned = identifier(item.kind, value)

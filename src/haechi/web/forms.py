@@ -56,8 +56,12 @@ MAX_PART_BYTES = 16 * 1024
 _BINDING = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-# C0 and C1 controls other than tab, newline and carriage return, and lone surrogates.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# C0 and C1 controls other than tab, newline and carriage return, bidi embeddings,
+# overrides and isolates (they reorder what a staff page shows), and lone surrogates:
+# as ``haechi.subjects.values`` refuses in items.
+_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 class CsrfRefused(PermissionDenied):
