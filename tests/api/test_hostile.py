@@ -141,6 +141,24 @@ def test_the_server_log_holds_no_client_text(data_dir: Path) -> None:
     assert "/api/v1/audit/events/17/proof" in log
 
 
+def test_a_reason_with_a_phone_or_an_email_is_refused(
+    engine: Engine, local: TestClient, person: dict[str, str]
+) -> None:
+    """It answers 422 on ``reason`` to a download reason holding a person's phone or email."""
+    auth = bearer(engine, "service")
+    subject_id = local.post("/api/v1/collections", json=body(person), headers=auth).json()[
+        "subject_id"
+    ]
+    for reason in ("asked by 010-2345-6789", "asked by minji.kim@example.kr"):
+        read = local.get(
+            f"/api/v1/subjects/{subject_id}/items",
+            params={"purpose": "service", "download": "true", "reason": reason},
+            headers=auth,
+        )
+        assert (read.status_code, read.json()["field"]) == (422, "reason")
+        assert reason.split()[-1] not in read.text
+
+
 def test_a_refused_collection_does_not_name_its_purpose(
     engine: Engine, local: TestClient, person: dict[str, str]
 ) -> None:

@@ -112,7 +112,7 @@ def test_a_bad_field_names_the_field_and_stores_nothing(
         ("aware_at", "yesterday", "aware_at"),
         ("from", "2026-01-01T00:00", "from"),
         ("to", crafted.start.replace(year=crafted.start.year - 1).isoformat(), "to"),
-        ("networks", "not-a-network", "ip[0]"),
+        ("networks", "not-a-network", "networks[0]"),
     ):
         response = console.post("/console/incidents", data={**good, field: value})
         assert 400 <= response.status_code < 500, field

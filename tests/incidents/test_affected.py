@@ -81,7 +81,7 @@ def test_bad_inputs_are_named_and_nothing_is_stored(engine: Engine, clock: FakeC
             actor=OFFICER,
         )
     fields = {problem.field for problem in refused.value.faults}
-    assert {"title", "aware_at", "to", "actor", "ip[0]"} <= fields
+    assert {"title", "aware_at", "to", "actor", "networks[0]"} <= fields
     assert engine.incidents(actor=OFFICER) == []
 
 

@@ -82,7 +82,7 @@ def test_bad_bodies_name_every_field(engine: Engine, clock: FakeClock, client: T
         "/api/v1/incidents", json=_body(crafted, clock, networks=["10.0.0.0/2"]), headers=officer
     )
     assert wide.status_code == 422
-    assert "ip[0]" in wide.text
+    assert "networks[0]" in wide.text
     reversed_window = _body(
         crafted, clock, **{"from": crafted.end.isoformat(), "to": crafted.start.isoformat()}
     )

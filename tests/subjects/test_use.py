@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from haechi import AccessDenied, Actor, ConsentEvidence, Engine, NotFound
+from haechi import AccessDenied, Actor, ConsentEvidence, Engine, InvalidInput, NotFound
 from haechi.engine import SYSTEM
 from tests.conftest import FakeClock
 
@@ -55,6 +55,21 @@ def test_allowed_read_returns_values_and_is_logged(
         "198.51.100.4",
     )
     assert event.reason == "answering inquiry 118"
+
+
+@pytest.mark.parametrize(
+    "reason", ["call back 010-2345-6789", "asked by minji.kim@example.kr", "rrn 900101-1234568"]
+)
+def test_a_reason_holding_personal_data_is_refused_before_any_value_leaves(
+    engine: Engine, subject: tuple[str, str], reason: str
+) -> None:
+    """It refuses a reason the access log would keep a person's value in, quoting none."""
+    before = engine.events(limit=1)[0].id
+    with pytest.raises(InvalidInput) as refused:
+        engine.use(actor=SERVICE, subject_id=subject[0], purpose="service", reason=reason)
+    assert (refused.value.field, refused.value.code) == ("reason", "PERSONAL_DATA_IN_REASON")
+    assert reason.split()[-1] not in str(refused.value)
+    assert [event for event in engine.events(limit=5) if event.id > before] == []
 
 
 def test_no_grant(engine: Engine, subject: tuple[str, str]) -> None:

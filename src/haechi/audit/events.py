@@ -12,7 +12,9 @@ a dictionary attack by whoever obtains the key, and a hash cannot be shredded;
 repeated probes are told apart by actor, source address and time, which the monitors
 already count. :func:`event_values` checks the shape of every name it is given as a
 last line of defence. Free-text reasons (a download's, typed by staff) are needed for
-the review and are kept, bounded to :data:`MAX_REASON` characters.
+the review and are kept, bounded to :data:`MAX_REASON` characters; a reason holding what
+the PII scanner finds (an email, a phone, a resident or card number…) is refused, since
+the log would keep a person's value in the clear for years.
 """
 
 from __future__ import annotations
@@ -112,6 +114,21 @@ def _shaped(purpose: str | None, items: Iterable[str]) -> tuple[str | None, list
     return purpose, kept
 
 
+def _check_reason(reason: str) -> None:
+    """Refuse a reason too long, or holding a personal value (never quoting it)."""
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"a reason has at most {MAX_REASON} characters", field="reason")
+    from haechi.discovery import find_identifiers  # the scanner loads on first use
+
+    for finding in find_identifiers(reason):
+        raise InvalidInput(
+            f"a reason may not hold personal data (it looks like a {finding.type}): "
+            "the access log keeps it in the clear",
+            field="reason",
+            code="PERSONAL_DATA_IN_REASON",
+        )
+
+
 def event_values(
     *,
     now: datetime,
@@ -128,8 +145,8 @@ def event_values(
     source_ip: str | None = None,
 ) -> dict[str, Any]:
     """The row of one event. Item names only: never values, never undeclared names."""
-    if reason is not None and len(reason) > MAX_REASON:
-        raise InvalidInput(f"a reason has at most {MAX_REASON} characters", field="reason")
+    if reason is not None:
+        _check_reason(reason)
     purpose, names = _shaped(purpose, items)
     return {
         "occurred_at": now,

@@ -114,7 +114,7 @@ def check_text(value: str, field: str, *, limit: int, required: bool = False) ->
 
 
 def _network(text: str, index: int) -> Network:
-    field = f"ip[{index}]"
+    field = f"networks[{index}]"  # as the API body and the console form name the list
     if len(text) > 64:
         raise InvalidInput(f"{field} is not an address or network", field=field)
     try:
