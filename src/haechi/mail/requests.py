@@ -218,8 +218,8 @@ class CodeCourier:
     A request answers the same, known address or not; the code it mails must not make
     the reply, or the next request on the same connection, any later. So the mail is
     handed to this thread (a bounded queue), and a request for an address not on file
-    hands it the same work, undone (:func:`_decoy`). When the queue is full the code
-    is delivered in the caller's thread: never lost.
+    hands it the same work, undone (:func:`_decoy`). When the queue is full a code is
+    delivered in the caller's thread (never lost), and a decoy dropped.
     """
 
     def __init__(self, engine: Engine, notifier: Notifier | None, *, capacity: int = 1000):
@@ -259,7 +259,8 @@ class CodeCourier:
         try:
             self._jobs.put_nowait((mail, lang))
         except queue.Full:
-            self._deliver(mail, lang)
+            if mail is not None:  # a decoy is dropped; a code is never lost
+                self._deliver(mail, lang)
 
     def _deliver(self, mail: CodeMail | None, lang: str) -> None:
         try:
