@@ -10,6 +10,7 @@ serving.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -112,3 +113,47 @@ def test_the_server_serves_on_after_refusals(server: tuple[str, int]) -> None:
     host, port = server
     answer = httpx.get(f"http://{host}:{port}/api/v1/health", headers={"X-Fine": "y" * 4000})
     assert answer.status_code == 200
+
+
+def test_a_large_body_before_a_pipelined_request_is_no_head(server: tuple[str, int]) -> None:
+    """It answers both of two pipelined requests when a long body precedes the second."""
+    padded = b'{"username": "kim", "password": "not it"' + b" " * 70_000 + b"}"
+    first = (
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(padded) + padded
+    )
+    second = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = _exchange(server, first + second[:20], second[20:], pause=0.3)
+    # The second status line follows the first body directly.
+    statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+    assert statuses == [401, 200]
+
+
+def test_a_head_too_large_in_one_read_is_431(server: tuple[str, int]) -> None:
+    """It measures a head that arrived whole, not only one that trickles in."""
+    head = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+    status, body = _refusal(_exchange(server, head))
+    assert (status, body["code"]) == (431, "HEADERS_TOO_LARGE")
+
+
+def test_empty_lines_between_requests_do_not_hold_a_connection(server: tuple[str, int]) -> None:
+    """It closes a kept-alive connection that sends only empty lines after its answer."""
+    with socket.create_connection(server, timeout=10) as connection:
+        connection.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 6:
+            try:
+                connection.sendall(b"\r\n")
+                connection.settimeout(0.4)
+                if connection.recv(1024) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+        assert closed
+        assert time.monotonic() - started < 4

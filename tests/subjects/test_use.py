@@ -58,7 +58,15 @@ def test_allowed_read_returns_values_and_is_logged(
 
 
 @pytest.mark.parametrize(
-    "reason", ["call back 010-2345-6789", "asked by minji.kim@example.kr", "rrn 900101-1234568"]
+    "reason",
+    [
+        "call back 010-2345-6789",
+        "asked by minji.kim@example.kr",
+        "rrn 900101-1234568",
+        "call back ０１０-２３４５-６７８９",  # full-width, as a Korean input method types it
+        "card 4111\u200b1111\u200b1111\u200b1111",
+        "call back 010\u20102345\u20106789",
+    ],
 )
 def test_a_reason_holding_personal_data_is_refused_before_any_value_leaves(
     engine: Engine, subject: tuple[str, str], reason: str

@@ -54,6 +54,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._header_count = 0
         self._head_timer: Any = None
         self._refused = False
+        self._began = False
 
     def connection_made(self, transport: Any) -> None:
         """A new connection: its first request must begin in time."""
@@ -69,16 +70,29 @@ class BoundedHttpTools(HttpToolsProtocol):
         """Parse ``data``; refuse the request once its incomplete head is too large."""
         if self._refused:
             return
+        was_in_head = self._in_head
+        self._began = False
         super().data_received(data)
-        if self._in_head and not self._refused:
-            # Counted only while the head is incomplete: its bytes wait in the parser.
-            self._head_bytes += len(data)
+        if self._refused:
+            return
+        if self._in_head:
+            # A read that began and ended inside one head is all head: its bytes wait
+            # in the parser. A read in which a request began may hold the end of the one
+            # before; it is not counted (one read at most), and the whole head is
+            # measured once complete (on_headers_complete).
+            if was_in_head and not self._began:
+                self._head_bytes += len(data)
             if self._head_bytes > self._limits.max_bytes:
                 self._refuse(431, "the request's head (its line and headers) is too large")
+        elif self._head_timer is None and self._between_requests():
+            # Bytes between requests (the empty lines a parser skips) start no request
+            # and stop uvicorn's keep-alive timer: the head's timer watches instead.
+            self._arm()
 
     def on_message_begin(self) -> None:
         """A request begins: its head is counted and timed from here."""
         super().on_message_begin()
+        self._began = True
         self._in_head = True
         self._head_bytes = 0
         self._header_count = 0
@@ -93,11 +107,15 @@ class BoundedHttpTools(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        """The head is whole: the application takes the request from here."""
+        """The head is whole: measured, then the application takes the request."""
         self._in_head = False
         self._disarm()
         if self._refused:
             return
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self._limits.max_bytes:
+            self._refuse(431, "the request's head (its line and headers) is too large")
+            raise _Refused
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -117,8 +135,11 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._head_timer = None
         if self._in_head:
             self._refuse(408, "the request's head took too long to arrive")
-        elif self.cycle is None and not self.transport.is_closing():
-            self.transport.close()  # a connection that never sent a request
+        elif self._between_requests() and not self.transport.is_closing():
+            self.transport.close()  # no request came (or none after the last answer)
+
+    def _between_requests(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
 
     def _refuse(self, status: int, message: str) -> None:
         code = "HEADERS_TOO_LARGE" if status == 431 else "HEAD_TIMEOUT"

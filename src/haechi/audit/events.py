@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,13 +115,20 @@ def _shaped(purpose: str | None, items: Iterable[str]) -> tuple[str | None, list
     return purpose, kept
 
 
+_FOLD = str.maketrans({dash: "-" for dash in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"})
+
+
 def _check_reason(reason: str) -> None:
     """Refuse a reason too long, or holding a personal value (never quoting it)."""
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"a reason has at most {MAX_REASON} characters", field="reason")
     from haechi.discovery import find_identifiers  # the scanner loads on first use
 
-    for finding in find_identifiers(reason):
+    # Scanned as a person would read it: full-width digits and signs as ASCII (NFKC),
+    # any dash as a hyphen, no invisible characters between the digits.
+    folded = unicodedata.normalize("NFKC", reason).translate(_FOLD)
+    folded = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    for finding in find_identifiers(folded):
         raise InvalidInput(
             f"a reason may not hold personal data (it looks like a {finding.type}): "
             "the access log keeps it in the clear",

@@ -49,6 +49,10 @@ def _uvicorn_config(app: FastAPI | str, *, workers: int, settings: Settings) -> 
         forwarded_allow_ips=[],
         # Heads bounded in size, count and time (haechi.api.protocol).
         http=functools.partial(BoundedHttpTools, limits=limits),  # type: ignore[arg-type]
+        # A worker answers the supervisor's pings from a thread of its own; on a loaded
+        # machine its start (imports, the engine) can keep that thread from running for
+        # seconds, and uvicorn's 5 s default then kills and restarts it again and again.
+        timeout_worker_healthcheck=30,
     )
 
 
