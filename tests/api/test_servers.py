@@ -42,8 +42,12 @@ class Server:
         self.url = url
         self.output: list[str] = []
 
-    def read_until(self, done: str, count: int = 1, timeout: float = 90) -> None:
-        """Read the server's output until ``done`` has appeared ``count`` times."""
+    def read_until(self, done: str, count: int = 1, timeout: float = 180) -> None:
+        """Read the server's output until ``done`` has appeared ``count`` times.
+
+        The deadline guards against a hang, not a slow start: two servers of two
+        workers each start beside the rest of the suite on two cores.
+        """
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
         while sum(done in line for line in self.output) < count:
