@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from haechi import AccessDenied, Actor, ConsentEvidence, Engine, InvalidInput, NotFound
+from haechi.audit.events import personal_data_in
 from haechi.engine import SYSTEM
 from tests.conftest import FakeClock
 
@@ -71,13 +72,23 @@ def test_allowed_read_returns_values_and_is_logged(
 def test_a_reason_holding_personal_data_is_refused_before_any_value_leaves(
     engine: Engine, subject: tuple[str, str], reason: str
 ) -> None:
-    """It refuses a reason the access log would keep a person's value in, quoting none."""
+    """It refuses, before reading, a reason the log would keep a person's value in.
+
+    The refusal is an event, without the reason; the message quotes none of it.
+    """
     before = engine.events(limit=1)[0].id
     with pytest.raises(InvalidInput) as refused:
         engine.use(actor=SERVICE, subject_id=subject[0], purpose="service", reason=reason)
     assert (refused.value.field, refused.value.code) == ("reason", "PERSONAL_DATA_IN_REASON")
     assert reason.split()[-1] not in str(refused.value)
-    assert [event for event in engine.events(limit=5) if event.id > before] == []
+    [event] = [event for event in engine.events(limit=5) if event.id > before]
+    assert (event.outcome, event.code, event.reason) == ("denied", "PERSONAL_DATA_IN_REASON", None)
+
+
+def test_ids_in_a_reason_are_not_personal_data() -> None:
+    """It scans a reason's text, not the digits of the ids in it."""
+    assert personal_data_in("rights_request 01023456-7890-4123-8456-789012345678 access") is None
+    assert personal_data_in("asked by minji.kim@example.kr") == "email"
 
 
 def test_no_grant(engine: Engine, subject: tuple[str, str]) -> None:

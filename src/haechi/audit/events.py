@@ -12,9 +12,10 @@ a dictionary attack by whoever obtains the key, and a hash cannot be shredded;
 repeated probes are told apart by actor, source address and time, which the monitors
 already count. :func:`event_values` checks the shape of every name it is given as a
 last line of defence. Free-text reasons (a download's, typed by staff) are needed for
-the review and are kept, bounded to :data:`MAX_REASON` characters; a reason holding what
-the PII scanner finds (an email, a phone, a resident or card number…) is refused, since
-the log would keep a person's value in the clear for years.
+the review and are kept, bounded to :data:`MAX_REASON` characters; a use whose reason
+holds what the PII scanner finds (:func:`personal_data_in`: an email, a phone, a
+resident or card number…) is refused before it reads, since the log would keep a
+person's value in the clear for years.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "declared_names",
     "event_values",
     "list_events",
+    "personal_data_in",
     "prepared_insert",
     "record_event",
 ]
@@ -115,26 +117,25 @@ def _shaped(purpose: str | None, items: Iterable[str]) -> tuple[str | None, list
     return purpose, kept
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _FOLD = str.maketrans({dash: "-" for dash in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"})
 
 
-def _check_reason(reason: str) -> None:
-    """Refuse a reason too long, or holding a personal value (never quoting it)."""
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(f"a reason has at most {MAX_REASON} characters", field="reason")
+def personal_data_in(text: str) -> str | None:
+    """The kind of personal value (``email``, ``phone``, ``rrn``…) ``text`` holds, or None.
+
+    Scanned as a person would read it: full-width digits and signs as ASCII (NFKC), any
+    dash as a hyphen, no invisible characters between the digits; ids (UUIDs) are not
+    scanned, their digits being no one's.
+    """
     from haechi.discovery import find_identifiers  # the scanner loads on first use
 
-    # Scanned as a person would read it: full-width digits and signs as ASCII (NFKC),
-    # any dash as a hyphen, no invisible characters between the digits.
-    folded = unicodedata.normalize("NFKC", reason).translate(_FOLD)
+    folded = unicodedata.normalize("NFKC", text).translate(_FOLD)
     folded = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    folded = _UUID.sub(" ", folded)
     for finding in find_identifiers(folded):
-        raise InvalidInput(
-            f"a reason may not hold personal data (it looks like a {finding.type}): "
-            "the access log keeps it in the clear",
-            field="reason",
-            code="PERSONAL_DATA_IN_REASON",
-        )
+        return finding.type
+    return None
 
 
 def event_values(
@@ -153,8 +154,8 @@ def event_values(
     source_ip: str | None = None,
 ) -> dict[str, Any]:
     """The row of one event. Item names only: never values, never undeclared names."""
-    if reason is not None:
-        _check_reason(reason)
+    if reason is not None and len(reason) > MAX_REASON:
+        raise InvalidInput(f"a reason has at most {MAX_REASON} characters", field="reason")
     purpose, names = _shaped(purpose, items)
     return {
         "occurred_at": now,

@@ -14,7 +14,7 @@ from haechi.access.decision import Actor, Reason
 from haechi.access.passwords import Passwords
 from haechi.access.tokens import TokenReader
 from haechi.access.totp import TotpBox
-from haechi.audit.events import MAX_REASON, declared_names, record_event
+from haechi.audit.events import MAX_REASON, declared_names, personal_data_in, record_event
 from haechi.audit.monitor import record_alert
 from haechi.audit.signing import HeadSigner
 from haechi.config import Settings
@@ -88,6 +88,14 @@ def reason_problem(reason: str | None, *, download: bool) -> InvalidInput | None
     if download and not (reason and reason.strip()):
         return InvalidInput(
             "a download must give its reason", field="reason", code="REASON_REQUIRED"
+        )
+    kind = personal_data_in(reason) if reason else None
+    if kind is not None:
+        return InvalidInput(
+            f"a reason may not hold personal data (it looks like a {kind}): "
+            "the access log keeps it in the clear",
+            field="reason",
+            code="PERSONAL_DATA_IN_REASON",
         )
     return None
 
