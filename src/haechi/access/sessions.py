@@ -165,17 +165,9 @@ def login(
         )
 
     def fail(code: str) -> LoginResult:
-        failures = connection.execute(
-            update(staff)
-            .where(staff.c.id == row.id)
-            .values(failed_logins=staff.c.failed_logins + 1)
-            .returning(staff.c.failed_logins)
-        ).scalar_one()
-        if failures < auth.lockout_threshold:
-            return answered(code, reason=f"failure {failures} of {auth.lockout_threshold}")
-        connection.execute(update(staff).where(staff.c.id == row.id).values(locked_at=now))
-        # Answered as any failure: "now locked" would tell a guesser the account exists.
-        return answered(code, reason=f"locked after {failures} failed logins")
+        # Answered as any failure, the locking one too: "now locked" would tell a
+        # guesser the account exists.
+        return answered(code, reason=_count_failure(connection, row.id, auth=auth, now=now)[1])
 
     if not passwords.verify(row.password_hash, password):
         return fail("BAD_PASSWORD")
@@ -327,15 +319,8 @@ def change_password(
         .with_for_update()
     ).one()
     if not passwords.verify(row.password_hash, current_password):
-        failures = connection.execute(
-            update(staff)
-            .where(staff.c.id == staff_id)
-            .values(failed_logins=staff.c.failed_logins + 1)
-            .returning(staff.c.failed_logins)
-        ).scalar_one()
-        locked = failures >= auth.lockout_threshold
+        locked, reason = _count_failure(connection, staff_id, auth=auth, now=now)
         if locked:
-            connection.execute(update(staff).where(staff.c.id == staff_id).values(locked_at=now))
             _end_sessions(connection, staff_id, now=now)
         record_event(
             connection,
@@ -345,11 +330,7 @@ def change_password(
             action="password_change",
             outcome="denied",
             code="WRONG_PASSWORD",
-            reason=(
-                f"locked after {failures} failed logins"
-                if locked
-                else f"failure {failures} of {auth.lockout_threshold}"
-            ),
+            reason=reason,
             source_ip=source_ip,
         )
         return PermissionDenied("the current password is wrong", code="WRONG_PASSWORD")
@@ -376,6 +357,22 @@ def change_password(
         source_ip=source_ip,
     )
     return None
+
+
+def _count_failure(
+    connection: Connection, staff_id: str, *, auth: AuthSettings, now: datetime
+) -> tuple[bool, str]:
+    """Count one failed login, locking the account at the threshold: (locked, reason)."""
+    failures = connection.execute(
+        update(staff)
+        .where(staff.c.id == staff_id)
+        .values(failed_logins=staff.c.failed_logins + 1)
+        .returning(staff.c.failed_logins)
+    ).scalar_one()
+    if failures < auth.lockout_threshold:
+        return False, f"failure {failures} of {auth.lockout_threshold}"
+    connection.execute(update(staff).where(staff.c.id == staff_id).values(locked_at=now))
+    return True, f"locked after {failures} failed logins"
 
 
 def _end_sessions(

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from anyio import CapacityLimiter, to_thread
+from anyio import to_thread
 from fastapi import FastAPI
 
-from haechi.api.deps import lane_size
+from haechi.api.deps import lane_of
 from haechi.api.docs import install_docs
 from haechi.api.errors import install_error_handlers
 from haechi.api.hot import HotRoutes
@@ -73,8 +73,9 @@ def create_app(
         to_thread.current_default_thread_limiter().total_tokens = opened_from.server.threads
         owned = engine is None
         app.state.engine = engine if engine is not None else Engine.open(opened_from)
-        dialect = app.state.engine.database.dialect.name
-        app.state.lane = CapacityLimiter(lane_size(opened_from.server, dialect))
+        # The collections' lane, made afresh on this event loop (deps.lane_of).
+        app.state.lane = None
+        lane_of(app.state)
         background = BackgroundJobs.for_engine(app.state.engine) if jobs else None
         if background is not None:
             background.start()

@@ -6,8 +6,6 @@ asks no other host for scripts, styles or a validator badge.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from importlib.resources import files
 
@@ -17,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from haechi.api.links import install_links
+from haechi.web.pages import PAGE_HEADERS, hash_sources
 
 __all__ = ["SWAGGER_UI_VERSION", "install_docs"]
 
@@ -31,20 +30,13 @@ def _guarded(page: HTMLResponse) -> HTMLResponse:
     Swagger UI sets styles on its elements and draws icons from ``data:`` images; it
     may run no other script, be framed by no page, and is not kept in a cache.
     """
-    body = bytes(page.body).decode("utf-8")
-    hashes = "".join(
-        " 'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
-        for script in _INLINE_SCRIPT.findall(body)
-    )
+    hashes = hash_sources(_INLINE_SCRIPT.findall(bytes(page.body).decode("utf-8")))
     page.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
         "form-action 'self'"
     )
-    page.headers["X-Content-Type-Options"] = "nosniff"
-    page.headers["Referrer-Policy"] = "no-referrer"
-    page.headers["X-Frame-Options"] = "DENY"
-    page.headers["Cache-Control"] = "no-store"
+    page.headers.update(PAGE_HEADERS)
     return page
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -26,8 +27,6 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from haechi.api.errors import error_body
 
 __all__ = ["BoundedHttpTools", "HeadLimits"]
-
-_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,8 @@ class BoundedHttpTools(HttpToolsProtocol):
         payload = json.dumps(error_body(message, code, field=field)).encode()
         head = (
             b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-            b"connection: close\r\n\r\n" % (status, _REASONS[status], len(payload))
+            b"connection: close\r\n\r\n"
+            % (status, HTTPStatus(status).phrase.encode(), len(payload))
         )
         self.transport.write(head + payload)
         self.transport.close()

@@ -32,6 +32,7 @@ from starlette.responses import Response
 
 from haechi.crypto.keys import KeyProvider
 from haechi.errors import HaechiError, InvalidInput, PermissionDenied, Problem
+from haechi.subjects.values import unsafe_text
 
 __all__ = [
     "CSRF_COOKIE",
@@ -56,12 +57,6 @@ MAX_PART_BYTES = 16 * 1024
 _BINDING = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-# C0 and C1 controls other than tab, newline and carriage return, bidi embeddings,
-# overrides and isolates (they reorder what a staff page shows), and lone surrogates:
-# as ``haechi.subjects.values`` refuses in items.
-_FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
 
 
 class CsrfRefused(PermissionDenied):
@@ -194,7 +189,8 @@ class Fields:
         if len(value) > max_length:
             self._fault(name, "TOO_LONG", f"{name} is longer than {max_length} characters")
             return ""
-        if _FORBIDDEN.search(value) or (not multiline and ("\n" in value or "\r" in value)):
+        # The characters items refuse (controls, bidi overrides, lone surrogates).
+        if unsafe_text(value) or (not multiline and ("\n" in value or "\r" in value)):
             self._fault(name, "INVALID", f"{name} holds characters it may not hold")
             return ""
         if pattern is not None and not pattern.fullmatch(value):
